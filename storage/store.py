@@ -1,0 +1,611 @@
+"""The one way into the database.
+
+The daemon, the CLI, the review app and the tests all go through `Store`; no
+SQL lives anywhere else. Calls are synchronous and short: the async daemon runs
+them in a worker thread. Claiming due feeds takes a lease per feed, row by row
+with a guarded UPDATE, so several instances sharing a PostgreSQL database (or
+processes sharing a SQLite file) never poll the same feed twice per interval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import (
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import IntegrityError
+
+from crawler.models import Match
+
+from .schema import articles, feeds, marks, matches
+
+__all__ = [
+    "REVIEW_STATES",
+    "FeedConfig",
+    "FeedState",
+    "FlaggedArticle",
+    "NewArticle",
+    "PollOutcome",
+    "Store",
+    "StoredArticle",
+    "StoredMatch",
+    "content_hash",
+]
+
+log = logging.getLogger("newswatch.storage")
+
+REVIEW_STATES = ("unreviewed", "relevant", "irrelevant")
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def content_hash(title: str, text: str) -> str:
+    """A hash of an article's words, blind to whitespace and case: finds the same text under two URLs."""
+    norm = " ".join(f"{title}\n{text}".split()).casefold()
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+@dataclass(slots=True)
+class FeedConfig:
+    """What storage needs to know of a configured feed."""
+
+    name: str
+    url: str
+    source: str | None = None
+    enabled: bool = True
+    interval: float | None = None
+
+
+@dataclass(slots=True)
+class FeedState:
+    """A feed as the poller sees it: where and how to fetch it next."""
+
+    id: int
+    name: str
+    url: str
+    source: str | None
+    enabled: bool
+    interval: float | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_poll_at: datetime
+    consecutive_failures: int
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    failing_since: datetime | None = None
+    last_new_articles: int = 0
+    last_duration: float | None = None
+    polls_total: int = 0
+    errors_total: int = 0
+    not_modified_total: int = 0
+    articles_total: int = 0
+    page_errors_total: int = 0
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(slots=True)
+class PollOutcome:
+    """The result of polling one feed, written back in one statement."""
+
+    ok: bool
+    next_poll_at: datetime
+    polled_at: datetime
+    status: int | None = None
+    error: str | None = None
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    keep_validators: bool = True
+    """On failure or 304 the stored validators stay; on success they are replaced by the new ones."""
+    new_articles: int = 0
+    page_errors: int = 0
+    duration: float | None = None
+
+
+@dataclass(slots=True)
+class NewArticle:
+    """An article ready to store; `url` is canonical and unique."""
+
+    url: str
+    link: str
+    title: str
+    text: str
+    method: str
+    text_from: str
+    """`page` when the text was extracted from the article page, `feed` when only the entry's title and summary were available."""
+    fetched_at: datetime
+    feed_name: str | None = None
+    source: str | None = None
+    summary: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+    authors: list[str] = field(default_factory=list)
+    language: str | None = None
+    description: str | None = None
+    fetch_error: str | None = None
+    http_status: int | None = None
+
+
+@dataclass(slots=True)
+class StoredMatch:
+    topic_id: str
+    score: float
+    matched_terms: list[str]
+    explanation: dict[str, Any]
+    rules_version: str
+    created_at: datetime
+    state: str
+    note: str | None
+    reviewed_at: datetime | None
+
+
+@dataclass(slots=True)
+class StoredArticle:
+    id: int
+    url: str
+    link: str
+    feed_name: str | None
+    source: str | None
+    title: str
+    text: str
+    summary: str
+    published: datetime | None
+    updated: datetime | None
+    fetched_at: datetime
+    authors: list[str]
+    language: str | None
+    description: str | None
+    method: str
+    text_from: str
+    fetch_error: str | None
+    http_status: int | None
+    content_hash: str
+    matches: list[StoredMatch] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FlaggedArticle:
+    """One row of the review queue: an article and the topic that flagged it."""
+
+    id: int
+    url: str
+    title: str
+    source: str | None
+    feed_name: str | None
+    published: datetime | None
+    fetched_at: datetime
+    topic: str
+    score: float
+    state: str
+    matched_terms: list[str]
+    note: str | None
+    reviewed_at: datetime | None
+    text_from: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "source": self.source,
+            "feed": self.feed_name,
+            "published": self.published.isoformat() if self.published else None,
+            "fetched_at": self.fetched_at.isoformat(),
+            "topic": self.topic,
+            "score": round(self.score, 4),
+            "state": self.state,
+            "matched_terms": self.matched_terms,
+            "note": self.note,
+            "reviewed_at": self.reviewed_at.isoformat() if self.reviewed_at else None,
+            "text_from": self.text_from,
+        }
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine tuned for the backend: WAL and a busy timeout on SQLite, a checked pool on PostgreSQL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent; run on every start)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _feed_state(row: RowMapping) -> FeedState:
+    return FeedState(**{k: row[k] for k in FeedState.__slots__})  # type: ignore[attr-defined]
+
+
+def _stored_match(row: RowMapping) -> StoredMatch:
+    return StoredMatch(
+        topic_id=row["topic_id"],
+        score=row["score"],
+        matched_terms=list(row["matched_terms"] or []),
+        explanation=dict(row["explanation"] or {}),
+        rules_version=row["rules_version"],
+        created_at=row["created_at"],
+        state=row["state"],
+        note=row["note"],
+        reviewed_at=row["reviewed_at"],
+    )
+
+
+def _stored_article(row: RowMapping) -> StoredArticle:
+    data = {k: row[k] for k in StoredArticle.__slots__ if k != "matches"}  # type: ignore[attr-defined]
+    data["authors"] = list(data["authors"] or [])
+    return StoredArticle(**data)
+
+
+def _match_row(article_id: int, m: Match, now: datetime) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "topic_id": m.topic_id,
+        "score": float(m.score),
+        "matched_terms": list(m.matched_terms),
+        "explanation": json.loads(json.dumps(m.explanation, default=str)),
+        "rules_version": m.rules_version,
+        "created_at": now,
+        "state": "unreviewed",
+    }
+
+
+class Store:
+    """Persistence for feeds, articles, matches and review marks."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
+        engine = create_store_engine(url)
+        if migrate_schema:
+            migrate(engine)
+        return cls(engine)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- feeds ---------------------------------------------------------
+
+    def sync_feeds(self, configured: Sequence[FeedConfig], *, now: datetime | None = None,
+                   spread: float = 0.0) -> None:
+        """Make the feeds table agree with the config.
+
+        New feeds are due at once (spread over `spread` seconds so a start does not
+        fire every request in the same instant); feeds gone from the config are
+        disabled, not deleted, so their history stays.
+        """
+        now = now or utcnow()
+        names = [f.name for f in configured]
+        with self.engine.begin() as conn:
+            existing = {r.name: r for r in conn.execute(select(feeds.c.name, feeds.c.url))}
+            n = max(len(configured), 1)
+            for i, f in enumerate(configured):
+                values = {"url": f.url, "source": f.source, "enabled": f.enabled, "interval": f.interval}
+                if f.name in existing:
+                    if existing[f.name].url != f.url:  # a new URL: old validators mean nothing
+                        values |= {"etag": None, "last_modified": None, "body_hash": None,
+                                   "next_poll_at": now}
+                    conn.execute(update(feeds).where(feeds.c.name == f.name).values(**values))
+                else:
+                    due = now + timedelta(seconds=spread * i / n)
+                    conn.execute(insert(feeds).values(
+                        name=f.name, next_poll_at=due, created_at=now, consecutive_failures=0,
+                        last_new_articles=0, polls_total=0, errors_total=0, not_modified_total=0,
+                        articles_total=0, page_errors_total=0, **values,
+                    ))
+            conn.execute(update(feeds).where(feeds.c.name.not_in(names)).values(enabled=False))
+
+    def spread_due(self, *, now: datetime | None = None, spread: float = 0.0) -> None:
+        """On start, make every enabled feed due within `spread` seconds (feeds that were already due stay due sooner)."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(feeds.c.id).where(feeds.c.enabled.is_(True)).order_by(feeds.c.next_poll_at)
+            ).all()
+            n = max(len(rows), 1)
+            for i, (fid,) in enumerate(rows):
+                due = now + timedelta(seconds=spread * i / n)
+                conn.execute(update(feeds).where(and_(feeds.c.id == fid, feeds.c.next_poll_at > due))
+                             .values(next_poll_at=due))
+
+    def claim_due_feeds(self, owner: str, *, limit: int, lease: float,
+                        now: datetime | None = None, names: Sequence[str] | None = None) -> list[FeedState]:
+        """Lease up to `limit` due feeds to `owner`; each feed goes to one claimant only."""
+        now = now or utcnow()
+        until = now + timedelta(seconds=lease)
+        free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)
+        cond = and_(feeds.c.enabled.is_(True), free)
+        if names is None:
+            cond = and_(cond, feeds.c.next_poll_at <= now)
+        else:
+            cond = and_(cond, feeds.c.name.in_(list(names)))
+        claimed: list[FeedState] = []
+        with self.engine.begin() as conn:
+            q = select(feeds.c.id).where(cond).order_by(feeds.c.next_poll_at).limit(limit)
+            if self.backend == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            ids = [r[0] for r in conn.execute(q)]
+            for fid in ids:
+                res = conn.execute(update(feeds).where(and_(feeds.c.id == fid, free))
+                                   .values(lease_owner=owner, lease_until=until))
+                if res.rowcount == 1:
+                    row = conn.execute(select(feeds).where(feeds.c.id == fid)).mappings().one()
+                    claimed.append(_feed_state(row))
+        return claimed
+
+    def release_feeds(self, owner: str) -> None:
+        """Give back every lease `owner` holds (on shutdown), so another instance may poll at once."""
+        with self.engine.begin() as conn:
+            conn.execute(update(feeds).where(feeds.c.lease_owner == owner)
+                         .values(lease_owner=None, lease_until=None))
+
+    def record_poll(self, feed_id: int, outcome: PollOutcome) -> None:
+        """Write one poll's result, move the feed's next due time and release its lease."""
+        c = feeds.c
+        values: dict[str, Any] = {
+            "last_poll_at": outcome.polled_at,
+            "next_poll_at": outcome.next_poll_at,
+            "last_status": outcome.status,
+            "last_duration": outcome.duration,
+            "polls_total": c.polls_total + 1,
+            "lease_owner": None,
+            "lease_until": None,
+            "page_errors_total": c.page_errors_total + outcome.page_errors,
+        }
+        if outcome.ok:
+            values |= {
+                "last_success_at": outcome.polled_at,
+                "last_error": None,
+                "failing_since": None,
+                "consecutive_failures": 0,
+                "last_new_articles": outcome.new_articles,
+                "articles_total": c.articles_total + outcome.new_articles,
+            }
+            if outcome.not_modified:
+                values["not_modified_total"] = c.not_modified_total + 1
+            if not outcome.keep_validators:
+                values |= {"etag": outcome.etag, "last_modified": outcome.last_modified,
+                           "body_hash": outcome.body_hash}
+        else:
+            values |= {
+                "last_error": (outcome.error or "error")[:2000],
+                "errors_total": c.errors_total + 1,
+                "consecutive_failures": c.consecutive_failures + 1,
+                "failing_since": func.coalesce(c.failing_since, outcome.polled_at),
+                "last_new_articles": 0,
+            }
+        with self.engine.begin() as conn:
+            conn.execute(update(feeds).where(c.id == feed_id).values(**values))
+
+    def get_feed(self, name: str) -> FeedState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(feeds).where(feeds.c.name == name)).mappings().first()
+        return _feed_state(row) if row else None
+
+    def feed_states(self, *, include_disabled: bool = False) -> list[FeedState]:
+        q = select(feeds).order_by(feeds.c.name)
+        if not include_disabled:
+            q = q.where(feeds.c.enabled.is_(True))
+        with self.engine.connect() as conn:
+            return [_feed_state(r) for r in conn.execute(q).mappings()]
+
+    # ---- articles ------------------------------------------------------
+
+    def known_urls(self, urls: Iterable[str]) -> set[str]:
+        """Which of these canonical URLs are stored already (so they are never fetched again)."""
+        wanted = list(dict.fromkeys(urls))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                found.update(r[0] for r in conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))))
+        return found
+
+    def add_article(self, article: NewArticle, found: Sequence[Match] = ()) -> int | None:
+        """Store an article and its matches in one transaction.
+
+        Returns the new id, or None when the canonical URL is stored already
+        (re-storing is a no-op, so two feeds or two instances racing on one
+        story cannot duplicate it).
+        """
+        row = {k: getattr(article, k) for k in NewArticle.__slots__}  # type: ignore[attr-defined]
+        row["content_hash"] = content_hash(article.title, article.text)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(articles.c.id).where(articles.c.url == article.url)).first():
+                    return None
+                article_id = conn.execute(insert(articles).values(**row)).inserted_primary_key[0]
+                if found:
+                    now = utcnow()
+                    conn.execute(insert(matches), [_match_row(article_id, m, now) for m in found])
+                return int(article_id)
+        except IntegrityError:
+            # another writer stored the same URL between our check and insert: a no-op;
+            # any other integrity error is a bug and must not pass silently
+            if self.known_urls([article.url]):
+                return None
+            raise
+
+    def get_article(self, article_id: int) -> StoredArticle | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
+            if row is None:
+                return None
+            art = _stored_article(row)
+            art.matches = [_stored_match(m) for m in conn.execute(
+                select(matches).where(matches.c.article_id == article_id).order_by(matches.c.score.desc())
+            ).mappings()]
+        return art
+
+    def iter_articles(self, *, since: datetime | None = None, batch: int = 1000,
+                      with_matches: bool = False) -> Iterator[StoredArticle]:
+        """Every stored article (oldest first), in batches by id so memory stays flat."""
+        last_id = 0
+        while True:
+            q = select(articles).where(articles.c.id > last_id).order_by(articles.c.id).limit(batch)
+            if since is not None:
+                q = q.where(articles.c.fetched_at >= since)
+            with self.engine.connect() as conn:
+                rows = [_stored_article(r) for r in conn.execute(q).mappings()]
+                if with_matches and rows:
+                    by_id = {a.id: a for a in rows}
+                    for m in conn.execute(select(matches).where(
+                            matches.c.article_id.in_(list(by_id)))).mappings():
+                        by_id[m["article_id"]].matches.append(_stored_match(m))
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].id
+
+    def count_articles(self, *, since: datetime | None = None) -> int:
+        q = select(func.count()).select_from(articles)
+        if since is not None:
+            q = q.where(articles.c.fetched_at >= since)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def replace_matches(self, article_id: int, found: Sequence[Match]) -> None:
+        """Set an article's matches to `found` (backtest --apply); review marks on topics that still match are kept."""
+        now = utcnow()
+        keep = {m.topic_id for m in found}
+        with self.engine.begin() as conn:
+            conn.execute(delete(matches).where(and_(matches.c.article_id == article_id,
+                                                    matches.c.topic_id.not_in(keep))))
+            existing = {r[0] for r in conn.execute(
+                select(matches.c.topic_id).where(matches.c.article_id == article_id))}
+            for m in found:
+                row = _match_row(article_id, m, now)
+                if m.topic_id in existing:
+                    row.pop("state")
+                    row.pop("created_at")
+                    conn.execute(update(matches).where(and_(
+                        matches.c.article_id == article_id, matches.c.topic_id == m.topic_id)).values(**row))
+                else:
+                    conn.execute(insert(matches).values(**row))
+
+    def prune(self, before: datetime) -> int:
+        """Delete articles fetched before `before` that no topic flagged; return how many."""
+        flagged = select(matches.c.article_id)
+        with self.engine.begin() as conn:
+            res = conn.execute(delete(articles).where(and_(articles.c.fetched_at < before,
+                                                           articles.c.id.not_in(flagged))))
+        return res.rowcount or 0
+
+    # ---- review --------------------------------------------------------
+
+    def list_flagged(self, *, state: str = "unreviewed", topic: str | None = None,
+                     source: str | None = None, since: datetime | None = None,
+                     until: datetime | None = None, limit: int | None = None,
+                     offset: int = 0) -> list[FlaggedArticle]:
+        """Flagged articles, newest first; `state='all'` includes reviewed ones."""
+        a, m = articles.c, matches.c
+        q = (select(a.id, a.url, a.title, a.source, a.feed_name, a.published, a.fetched_at, a.text_from,
+                    m.topic_id, m.score, m.state, m.matched_terms, m.note, m.reviewed_at)
+             .select_from(articles.join(matches, matches.c.article_id == a.id)))
+        if state != "all":
+            q = q.where(m.state == state)
+        if topic:
+            q = q.where(m.topic_id == topic)
+        if source:
+            q = q.where(or_(a.source == source, a.feed_name == source))
+        if since:
+            q = q.where(func.coalesce(a.published, a.fetched_at) >= since)
+        if until:
+            q = q.where(func.coalesce(a.published, a.fetched_at) < until)
+        q = q.order_by(func.coalesce(a.published, a.fetched_at).desc(), a.id.desc(), m.score.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
+        with self.engine.connect() as conn:
+            return [FlaggedArticle(
+                id=r["id"], url=r["url"], title=r["title"], source=r["source"], feed_name=r["feed_name"],
+                published=r["published"], fetched_at=r["fetched_at"], topic=r["topic_id"], score=r["score"],
+                state=r["state"], matched_terms=list(r["matched_terms"] or []), note=r["note"],
+                reviewed_at=r["reviewed_at"], text_from=r["text_from"],
+            ) for r in conn.execute(q).mappings()]
+
+    def mark(self, article_id: int, state: str, *, note: str | None = None,
+             topic: str | None = None, now: datetime | None = None) -> int:
+        """Record a reviewer's decision on an article's matches (one topic, or all); returns matches changed."""
+        if state not in REVIEW_STATES:
+            raise ValueError(f"state must be one of {', '.join(REVIEW_STATES)}")
+        now = now or utcnow()
+        cond = matches.c.article_id == article_id
+        if topic:
+            cond = and_(cond, matches.c.topic_id == topic)
+        with self.engine.begin() as conn:
+            topics = [r[0] for r in conn.execute(select(matches.c.topic_id).where(cond))]
+            if not topics:
+                return 0
+            values: dict[str, Any] = {"state": state, "reviewed_at": None if state == "unreviewed" else now}
+            if note is not None:
+                values["note"] = note
+            conn.execute(update(matches).where(cond).values(**values))
+            conn.execute(insert(marks), [
+                {"article_id": article_id, "topic_id": t, "state": state, "note": note, "created_at": now}
+                for t in topics
+            ])
+        return len(topics)
+
+    def review_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(matches.c.state, func.count()).group_by(matches.c.state)).all()
+        counts = dict.fromkeys(REVIEW_STATES, 0)
+        counts.update({s: int(n) for s, n in rows})
+        return counts

@@ -1,0 +1,50 @@
+import random
+from datetime import UTC, datetime, timedelta
+
+from crawler.schedule import Policy, failure_weight, next_after_failure, next_after_success, publish_gap
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+P = Policy(default_interval=600, min_interval=60, max_interval=6 * 3600, jitter=0.0)
+
+
+def secs(dt: datetime) -> float:
+    return (dt - NOW).total_seconds()
+
+
+def test_configured_interval_is_kept_even_if_short() -> None:
+    assert secs(next_after_success(NOW, P, configured=5)) == 5
+
+
+def test_ttl_and_max_age_only_lengthen() -> None:
+    assert secs(next_after_success(NOW, P, configured=None, ttl=3600)) == 3600
+    assert secs(next_after_success(NOW, P, configured=None, max_age=30)) == 600
+    assert secs(next_after_success(NOW, P, configured=None, ttl=10 * 86400)) == 6 * 3600
+
+
+def test_rare_publishers_are_polled_less_often() -> None:
+    daily = [NOW - timedelta(days=i) for i in range(10)]
+    assert publish_gap(daily) == 86400
+    assert secs(next_after_success(NOW, P, configured=None, published=daily)) == 6 * 3600
+    busy = [NOW - timedelta(minutes=i) for i in range(10)]
+    assert secs(next_after_success(NOW, P, configured=None, published=busy)) == 600
+
+
+def test_backoff_grows_and_is_capped_never_disabled() -> None:
+    delays = [secs(next_after_failure(NOW, P, configured=None, failures=n, weight=1.0,
+                                      rng=random.Random(0))) for n in range(1, 12)]
+    assert delays[0] < delays[1] < delays[2]
+    assert max(delays) <= 6 * 3600 * 1.2
+    assert all(d > 0 for d in delays)
+
+
+def test_soft_failures_back_off_slower_than_hard_ones() -> None:
+    soft = secs(next_after_failure(NOW, P, configured=60, failures=4, weight=failure_weight("timeout", None),
+                                   rng=random.Random(1)))
+    hard = secs(next_after_failure(NOW, P, configured=60, failures=4, weight=failure_weight("http", 404),
+                                   rng=random.Random(1)))
+    assert soft < hard
+
+
+def test_retry_after_is_honoured() -> None:
+    assert secs(next_after_failure(NOW, P, configured=60, failures=1, retry_after=7200,
+                                   rng=random.Random(0))) >= 7200 * 0.8
