@@ -1,0 +1,158 @@
+"""Benchmark: our extractor (generic mode, no site profiles) against trafilatura.
+
+Both run over the extraction benchmark's `dev/` split in the same process, on one core,
+timed the way the benchmark README times its baselines: pages decoded to `str` first,
+one untimed warm-up call, each page's time the median of `--passes` passes, pages/s =
+pages / sum of per-page times. Quality is scored with the benchmark's own `score.py`.
+
+    .venv/bin/python bench/extract.py [BENCH_DIR] [--passes 3] [--worst N] [--no-trafilatura]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from crawler.extract import SiteProfiles, extract
+
+__all__ = ["main"]
+
+DEFAULT_BENCH = Path(__file__).resolve().parents[2] / "shared" / "extraction-bench"
+
+
+def _load_scorer(bench: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_score", bench / "score.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{bench / 'score.py'}: cannot load the scorer")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load_pages(bench: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    truth = json.loads((bench / "dev" / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = {
+        page_id: gzip.decompress((bench / "dev" / "html" / f"{page_id}.html.gz").read_bytes()).decode(
+            "utf-8"
+        )
+        for page_id in sorted(truth)
+    }
+    return truth, pages
+
+
+def _run(
+    fn: Callable[[str, str], str], truth: dict[str, Any], pages: dict[str, str], passes: int
+) -> tuple[dict[str, str], list[float]]:
+    """Predictions and per-page times (median of `passes`) for one extractor."""
+    first = next(iter(pages))
+    fn(pages[first], truth[first].get("url", ""))  # warm-up, untimed
+    predictions: dict[str, str] = {}
+    times: list[float] = []
+    for page_id, html in pages.items():
+        url = truth[page_id].get("url", "")
+        samples = []
+        for _ in range(passes):
+            start = time.perf_counter()
+            text = fn(html, url)
+            samples.append(time.perf_counter() - start)
+        predictions[page_id] = text or ""
+        times.append(statistics.median(samples))
+    return predictions, times
+
+
+def _ours(profiles: SiteProfiles) -> Callable[[str, str], str]:
+    def run(html: str, url: str) -> str:
+        return extract(html, url, profiles=profiles).text
+
+    return run
+
+
+def _trafilatura() -> Callable[[str, str], str]:
+    import trafilatura
+
+    def run(html: str, url: str) -> str:
+        return trafilatura.extract(html, include_comments=False) or ""
+
+    return run
+
+
+def _row(name: str, scorer: ModuleType, truth: dict[str, Any], pred: dict[str, str], times: list[float]) -> dict[str, Any]:
+    pages = [scorer.page_scores(truth[i].get("articleBody", ""), pred.get(i, "")) for i in sorted(truth)]
+    result = scorer.aggregate(pages)
+    ordered = sorted(times)
+    return {
+        "name": name,
+        **result,
+        "empty": sum(p is None for p, _, _ in pages),
+        "median_ms": statistics.median(times) * 1000,
+        "p90_ms": ordered[int(0.9 * (len(ordered) - 1))] * 1000,
+        "pages_s": len(times) / sum(times),
+    }
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    print(f"{'extractor':<24} {'F1':>6} {'P':>6} {'R':>6} {'exact':>6} {'empty':>5} "
+          f"{'ms med':>7} {'ms p90':>7} {'pages/s':>8}")
+    for r in rows:
+        print(f"{r['name']:<24} {r['f1']:6.3f} {r['precision']:6.3f} {r['recall']:6.3f} "
+              f"{r['exact']:6.3f} {r['empty']:5d} {r['median_ms']:7.2f} {r['p90_ms']:7.2f} "
+              f"{r['pages_s']:8.0f}")
+    if len(rows) > 1:
+        ours, ref = rows[0], rows[-1]
+        print(f"\nspeed ratio (pages/s, {ours['name']} / {ref['name']}): "
+              f"{ours['pages_s'] / ref['pages_s']:.1f}x; median ms ratio: "
+              f"{ref['median_ms'] / ours['median_ms']:.1f}x; "
+              f"F1 difference: {ours['f1'] - ref['f1']:+.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("bench", nargs="?", default=str(DEFAULT_BENCH), help="extraction-bench folder")
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--worst", type=int, default=0, metavar="N", help="list our N worst pages")
+    ap.add_argument("--no-trafilatura", action="store_true", help="skip the reference run")
+    ap.add_argument("--save", metavar="FILE", help="write our predictions as JSON for score.py")
+    args = ap.parse_args(argv)
+
+    bench = Path(args.bench)
+    if not (bench / "dev" / "ground-truth.json").is_file():
+        print(f"{bench}: not an extraction-bench folder (no dev/ground-truth.json)", file=sys.stderr)
+        return 2
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as documented
+    scorer = _load_scorer(bench)
+    truth, pages = _load_pages(bench)
+    print(f"{len(pages)} pages from {bench / 'dev'}; {args.passes} passes per page, one core\n")
+
+    rows = []
+    ours, times = _run(_ours(SiteProfiles()), truth, pages, args.passes)
+    rows.append(_row("newswatch (generic mode)", scorer, truth, ours, times))
+    if not args.no_trafilatura:
+        pred, times = _run(_trafilatura(), truth, pages, args.passes)
+        rows.append(_row("trafilatura nocomments", scorer, truth, pred, times))
+    _print(rows)
+    if args.save:
+        Path(args.save).write_text(json.dumps(ours, ensure_ascii=False), encoding="utf-8")
+    if args.worst:
+        print()
+        tmp = Path(args.save or "/tmp/newswatch-bench-predictions.json")
+        tmp.write_text(json.dumps(ours, ensure_ascii=False), encoding="utf-8")
+        scorer.main([str(bench / "dev" / "ground-truth.json"), str(tmp), "--bootstrap", "0",
+                     "--worst", str(args.worst)])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

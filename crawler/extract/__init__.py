@@ -1,0 +1,186 @@
+"""Article extraction: from a fetched page to an `Article`.
+
+Three extractors, most precise first: the site's profile from `config/sites.toml`, then
+the page's JSON-LD `articleBody`, then our generic main-content extractor. Each result
+must look like an article body (enough text) or the next extractor is tried, so a
+publisher's layout change degrades to a generic extraction instead of empty text.
+Metadata comes from JSON-LD and meta tags whichever extractor wins the body.
+
+`extract` never raises: hostile or broken pages give an empty or partial `Article`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from crawler.models import Article
+
+from .charset import decode_html
+from .dates import parse_date
+from .generic import extract_generic, is_plausible_body, node_paragraphs
+from .jsonld import find_article, json_ld_objects
+from .metadata import Metadata, clean_authors, extract_metadata
+from .profiles import SiteProfile, SiteProfiles, default_profiles, load_site_profiles
+from .text import clean_paragraph, clean_text
+
+__all__ = [
+    "SiteProfile",
+    "SiteProfiles",
+    "decode_html",
+    "extract",
+    "load_site_profiles",
+]
+
+log = logging.getLogger(__name__)
+
+# Pages larger than this are cut: no article needs more, and it bounds the work.
+MAX_HTML_CHARS = 12_000_000
+_MIN_JSON_LD_CHARS = 200
+
+
+def extract(
+    html: str | bytes,
+    url: str,
+    *,
+    content_type: str | None = None,
+    profiles: SiteProfiles | None = None,
+) -> Article:
+    """Extract an article's body and metadata from a page; never raises.
+
+    `profiles=None` uses the default profiles (`config/sites.toml`); pass an empty
+    `SiteProfiles()` for profile-free extraction.
+    """
+    try:
+        return _extract(html, url, content_type, profiles)
+    except Exception:  # the daemon must survive any page; the cause goes to the log
+        log.warning("extraction failed for %s", url, exc_info=True)
+        return Article()
+
+
+def _extract(
+    html: str | bytes, url: str, content_type: str | None, profiles: SiteProfiles | None
+) -> Article:
+    if isinstance(html, bytes | bytearray | memoryview):
+        html = decode_html(bytes(html[:MAX_HTML_CHARS]), content_type)
+    if not isinstance(html, str) or not html.strip():
+        return Article()
+    if len(html) > MAX_HTML_CHARS:
+        html = html[:MAX_HTML_CHARS]
+    if "\x00" in html:
+        html = html.replace("\x00", "")
+    tree = LexborHTMLParser(html)
+    ld_article = find_article(json_ld_objects(tree))
+    meta = extract_metadata(tree, url, ld_article)
+    if profiles is None:
+        profiles = default_profiles()
+    profile = profiles.for_url(url)
+    article = _article(meta)
+    if profile is not None:
+        article.site = profile.name
+        _profile_metadata(tree, profile, article)
+        text = _profile_body(tree, profile, article.title)
+        if len(text) >= max(profile.min_chars, 1):
+            article.text, article.method = text, f"profile:{profile.name}"
+            return article
+        log.info("profile %s v%s found no body on %s", profile.name, profile.version, url)
+    text = _json_ld_body(ld_article)
+    if text:
+        article.text, article.method = text, "json-ld"
+        return article
+    text = extract_generic(tree, article.title)
+    if text:
+        article.text, article.method = text, "generic"
+    return article
+
+
+def _article(meta: Metadata) -> Article:
+    return Article(
+        title=meta.title,
+        published=meta.published,
+        updated=meta.updated,
+        authors=meta.authors,
+        language=meta.language,
+        canonical_url=meta.canonical_url,
+        description=meta.description,
+        site=meta.site_name,
+    )
+
+
+def _json_ld_body(ld_article: dict[str, Any] | None) -> str:
+    """`articleBody` if it is a real body, not a teaser or an ellipsised excerpt."""
+    if not ld_article:
+        return ""
+    body = ld_article.get("articleBody")
+    if not isinstance(body, str):
+        return ""
+    if "<" in body and ">" in body:
+        body = LexborHTMLParser(body).text(separator="\n")
+    text = clean_text(body)
+    if not is_plausible_body(text, _MIN_JSON_LD_CHARS):
+        return ""
+    if text.endswith(("...", "…", "[…]")) and len(text) < 1000:
+        return ""
+    return text
+
+
+def _profile_body(tree: LexborHTMLParser, profile: SiteProfile, title: str) -> str:
+    """Paragraphs under the profile's body selectors, after its `drop` selectors."""
+    for selector in profile.drop:
+        for node in tree.css(selector):
+            node.decompose()
+    matched: list[LexborNode] = []
+    for selector in profile.body:
+        matched.extend(tree.css(selector))
+        if matched:
+            break  # later selectors are fallbacks for older or alternative layouts
+    outer = _outermost(matched)
+    paragraphs = [p for node in outer for p in node_paragraphs(node, title)]
+    return "\n".join(paragraphs)
+
+
+def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """Drop matches nested in other matches so no paragraph is taken twice."""
+    ids = {n.mem_id for n in nodes}
+    out: list[LexborNode] = []
+    seen: set[int] = set()
+    for node in nodes:
+        if node.mem_id in seen:
+            continue
+        seen.add(node.mem_id)
+        parent, inside, hops = node.parent, False, 0
+        while parent is not None and hops < 200:
+            if parent.mem_id in ids:
+                inside = True
+                break
+            parent, hops = parent.parent, hops + 1
+        if not inside:
+            out.append(node)
+    return out
+
+
+def _first_text(tree: LexborHTMLParser, selectors: tuple[str, ...]) -> list[LexborNode]:
+    for selector in selectors:
+        nodes = tree.css(selector)
+        if nodes:
+            return nodes
+    return []
+
+
+def _profile_metadata(tree: LexborHTMLParser, profile: SiteProfile, article: Article) -> None:
+    """Fill fields that JSON-LD and meta tags left empty from the profile's selectors."""
+    if not article.title and profile.title:
+        nodes = _first_text(tree, profile.title)
+        if nodes:
+            article.title = clean_paragraph(nodes[0].text())
+    if not article.authors and profile.byline:
+        article.authors = clean_authors([n.text() for n in _first_text(tree, profile.byline)[:5]])
+    if article.published is None and profile.date:
+        for node in _first_text(tree, profile.date)[:3]:
+            attrs = node.attributes
+            for raw in (attrs.get("datetime"), attrs.get("title"), attrs.get("content"), node.text()):
+                article.published = parse_date(raw)
+                if article.published is not None:
+                    return

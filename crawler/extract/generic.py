@@ -1,0 +1,438 @@
+"""Our own main-content extractor for pages no site profile covers.
+
+The page is cut into *blocks* (runs of text between block-level element boundaries),
+each measured for length and link density and marked as boilerplate when it sits
+inside page furniture (nav, footer, share bars, related boxes, comments), as told by
+tags, ARIA roles and class/id words. Article prose is long, sentence-like and unlinked;
+furniture is short, link-heavy or hinted. Every block votes for all of its block-level
+ancestors with a signed weight, so the best-scoring element is the one that holds the
+most prose and the least furniture: the article container. Its blocks, minus the
+furniture inside it, are the body; leading furniture (headline, byline, dates) before
+the first real paragraph and trailing furniture after the last one are trimmed.
+
+Everything is iterative (no recursion) and bounded, so hostile nesting cannot raise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from .text import clean_paragraph
+
+__all__ = ["extract_generic", "is_plausible_body", "node_paragraphs"]
+
+# Elements that never carry article text: skipped in the walk.
+REMOVE_TAGS = [
+    "script", "style", "noscript", "template", "svg", "math", "iframe", "object",
+    "embed", "canvas", "button", "select", "textarea", "input", "video", "audio",
+    "map", "head", "dialog", "link", "meta",
+]
+
+_SKIP_TAGS = frozenset(REMOVE_TAGS)
+# Elements that start a new block of text.
+_BLOCK_TAGS = frozenset(
+    ["address", "article", "aside", "blockquote", "body", "center", "dd", "details", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "html", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "caption", "br", "img"]
+)
+_VOID_BLOCKS = frozenset(("br", "hr", "img"))
+# Table and list cells: their list or table carries the hint, if any.
+_UNHINTED = frozenset(("li", "tr", "td", "th", "tbody", "thead", "tfoot", "dd", "dt"))
+_INLINE_HINTED = frozenset(("span", "small", "time", "cite"))
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+# Furniture by its tag alone.
+_BOILER_TAGS = frozenset(("nav", "footer", "aside", "header", "figcaption", "figure", "menu"))
+_BOILER_ROLES = frozenset(
+    ("navigation", "contentinfo", "complementary", "banner", "menu", "menubar",
+     "dialog", "alertdialog", "search", "toolbar", "tablist")
+)
+# Words in class/id that mark furniture whatever else the attribute says.
+# Reader comments can outweigh the article, so their hint holds whatever their size.
+_COMMENTS = re.compile(r"comment|disqus|respond|replies|discussion")
+_STRONG_NEG = re.compile(
+    r"share|sharing|social|newsletter|related|trending|popular|most-?read|"
+    r"mostread|recommend|outbrain|taboola|byline|caption|credit|breadcrumb|footer|sidebar|"
+    r"promo|sponsor|subscri|signup|sign-up|paywall|cookie|consent|gdpr|modal|popup|"
+    r"read-?more|readnext|read-next|more-?stories|newsfeed|timestamp|dateline|author-?(?:bio|info|box)|"
+    r"skip-?link|screen-?reader|sr-only|visually-?hidden|advert|jump-?link|toc\b|pagination|"
+    r"pager|tag-?list|tags\b|keywords|print-?only|hidden",
+)
+# Weaker words: they lose to a content word in the same attribute.
+_WEAK_NEG = re.compile(
+    r"(?:^|[\s_-])(?:ad|ads|adv|banner|widget|menu|nav|navbar|masthead|header|meta|extra|"
+    r"topbar|toolbar|rail|aside|teaser|card|overlay|author|nocontent|hide)(?:$|[\s_\d-])",
+)
+_POSITIVE = re.compile(
+    r"article|body|content|entry|main|post|story|text|prose|rich-?text|column|blog"
+)
+_DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
+# Short lines that are furniture however they are marked up.
+_JUNK_LINE = re.compile(
+    r"^(?:advertisement|advertising|sponsored|ad|read more|read next|more|continue reading|"
+    r"share|share this|share this article|share on \w+|tweet|email|print|comments?|"
+    r"related|related articles|related stories|see also|also read|recommended|"
+    r"subscribe|sign up|follow us.*|photo|image|video|click here.*|loading.*|"
+    r"skip to .*|back to top|top|next|previous|close)[\s:.…>»|-]*$",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"[.!?。！？…\"”’»)\]:;۔।]\s*$")
+_MAX_DEPTH = 400
+# How much of a block's vote reaches each next ancestor up: the container that holds
+# the prose most directly wins over page wrappers that also hold teasers and sidebars.
+_DECAY = 0.8
+_MAX_BLOCKS = 20000
+# Bounds the Python-side walk on absurd pages (a real article page has a few thousand).
+_MAX_NODES = 300_000
+
+
+@dataclass(slots=True, eq=False)
+class _Frame:
+    """A block-level element seen in the walk; `score` collects its descendants' votes."""
+
+    parent: _Frame | None
+    tag: str
+    hint: int
+    """0: none; 1: furniture unless it holds most of the page's prose; 2: furniture."""
+    heading: str = ""
+    boiler: bool = False
+    score: float = 0.0
+    prose: float = 0.0
+    furniture: float = 0.0
+
+
+@dataclass(slots=True, eq=False)
+class _Block:
+    """Text between two block boundaries, owned by its nearest block-level element."""
+
+    owner: _Frame
+    parts: list[str] = field(default_factory=list)
+    link_chars: int = 0
+    chars: int = 0
+    heading: str = ""
+    text: str = ""
+
+
+def _hint_level(tag: str, attrs: dict[str, str | None]) -> int:
+    """How surely an element's tag, role, hiding or class/id words mark it as furniture."""
+    if not attrs:
+        return 1 if tag in _BOILER_TAGS else 0
+    cls = attrs.get("class")
+    ident = attrs.get("id")
+    if cls or ident:
+        level = _hint_words(f"{cls} {ident}" if cls and ident else cls or ident or "")
+        if level:
+            return level
+    if len(attrs) > 1 or not (cls or ident):
+        if "hidden" in attrs or attrs.get("aria-hidden") == "true":
+            return 2
+        style = attrs.get("style")
+        if style and _DISPLAY_NONE.search(style.lower()):
+            return 2
+        role = attrs.get("role")
+        if role and role.lower() in _BOILER_ROLES:
+            return 1
+    return 1 if tag in _BOILER_TAGS else 0
+
+
+_hint_cache: dict[str, int] = {}
+
+
+def _hint_words(names: str) -> int:
+    """Class/id words verdict, memoised because sites repeat the same classes everywhere."""
+    hit = _hint_cache.get(names)
+    if hit is None:
+        key = names
+        names = names.lower()
+        if _COMMENTS.search(names):
+            hit = 2
+        elif _STRONG_NEG.search(names):
+            hit = 0 if _guarded_positive(names) else 1
+        else:
+            hit = int(bool(_WEAK_NEG.search(names)) and not _POSITIVE.search(names))
+        if len(_hint_cache) > 50000:
+            _hint_cache.clear()
+        _hint_cache[key] = hit
+    return hit
+
+
+def _guarded_positive(names: str) -> bool:
+    """A wrapper like `article-body has-share-bar` is content: its own first word decides."""
+    first = names.split()[0]
+    return bool(_POSITIVE.search(first)) and not _STRONG_NEG.search(first)
+
+
+def _walk(root: LexborNode, use_hints: bool) -> tuple[list[_Block], list[_Frame]]:
+    """Cut the tree under `root` into blocks, in document order, without recursion."""
+    blocks: list[_Block] = []
+    top = _Frame(None, root.tag or "", 0)
+    frames: list[_Frame] = [top]
+    current: _Block | None = None
+    # (node, owning frame, inside a link, depth); children pushed last-first.
+    stack: list[tuple[LexborNode, _Frame, bool, int]] = []
+    push = stack.append
+    child = root.last_child
+    while child is not None:
+        push((child, top, False, 1))
+        child = child.prev
+    budget = _MAX_NODES
+    while stack:
+        budget -= 1
+        if budget < 0:
+            break
+        node, owner, in_link, depth = stack.pop()
+        tag = node.tag
+        if tag == "-text":
+            text = node.text_content
+            if not text:
+                continue
+            if current is None or current.owner is not owner:
+                if text.isspace():
+                    continue
+                if len(blocks) >= _MAX_BLOCKS:
+                    break
+                current = _Block(owner)
+                blocks.append(current)
+            current.parts.append(text)
+            n = len(text)
+            current.chars += n
+            if in_link:
+                current.link_chars += n
+            continue
+        if tag in _BLOCK_TAGS:
+            current = None
+            if tag in _VOID_BLOCKS:
+                continue
+            hint = (
+                _hint_level(tag, node.attributes)
+                if use_hints and tag not in _UNHINTED and owner.hint < 2
+                else 0
+            )
+            owner = _Frame(owner, tag, hint, tag if tag in _HEADINGS else owner.heading)
+            frames.append(owner)
+        elif tag == "a":
+            in_link = True
+        elif tag is None or tag[0] in "-!" or tag in _SKIP_TAGS:
+            continue
+        elif use_hints and tag in _INLINE_HINTED:
+            attrs = node.attributes
+            if attrs and _hint_level(tag, attrs):
+                continue  # inline furniture: share counters, timestamps, credits
+        if depth >= _MAX_DEPTH:
+            text = node.text(deep=True)
+            if text.strip():
+                current = _Block(owner, [text], chars=len(text))
+                blocks.append(current)
+            continue
+        depth += 1
+        child = node.last_child
+        while child is not None:
+            push((child, owner, in_link, depth))
+            child = child.prev
+    return blocks, frames
+
+
+def _weight(block: _Block) -> float:
+    """A block's vote: prose counts for, links and furniture count against."""
+    n = len(block.text)
+    if block.owner.boiler:
+        return -0.5 * n
+    density = block.link_chars / block.chars if block.chars else 0.0
+    if density > 0.5:
+        return -0.7 * n
+    if n < 25:
+        return -2.0
+    w = n * (1.0 - density)
+    if _SENTENCE_END.search(block.text):
+        w *= 1.5
+    if block.owner.tag == "p":
+        w *= 1.5
+    return w
+
+
+# A weakly hinted element holding more than this share of the page's prose is content.
+_HINT_SHARE = 0.4
+# Climbing from the best container to a parent needs the parent to add this share of
+# prose, with furniture at most _CLIMB_CLEAN of what it adds, at most _CLIMB_MAX times.
+_CLIMB_SHARE = 0.15
+_CLIMB_CLEAN = 0.35
+_CLIMB_MAX = 4
+
+
+def _widen(best: _Frame) -> _Frame:
+    """Climb to an ancestor when it adds clean prose: an article split into sections.
+
+    Decay favours the element that holds paragraphs most directly, which cuts an article
+    whose body is split over sibling wrappers; an ancestor that adds a fair share of
+    prose and little furniture is the real container.
+    """
+    node = best
+    climbs = 0
+    for _ in range(64):
+        parent = node.parent
+        if parent is None:
+            break
+        more_prose = parent.prose - node.prose
+        more_furniture = parent.furniture - node.furniture
+        if more_prose > 0 or more_furniture > 0:
+            # a wrapper that adds nothing is climbed for free
+            if (
+                climbs >= _CLIMB_MAX
+                or more_prose < _CLIMB_SHARE * node.prose
+                or more_furniture > _CLIMB_CLEAN * more_prose
+            ):
+                break
+            climbs += 1
+        node = parent
+    return node if node.prose > 0 else best
+
+
+def _is_inside(frame: _Frame | None, container: _Frame) -> bool:
+    while frame is not None:
+        if frame is container:
+            return True
+        frame = frame.parent
+    return False
+
+
+def _is_substantial(block: _Block) -> bool:
+    """Prose-like enough that furniture cannot be mistaken for it."""
+    n = len(block.text)
+    return n >= 120 or (n >= 40 and bool(_SENTENCE_END.search(block.text)) and not block.heading)
+
+
+def _keep(block: _Block, title_key: str) -> bool:
+    if block.owner.boiler or not block.text:
+        return False
+    if block.chars and block.link_chars / block.chars > 0.5:
+        return False
+    if block.heading == "h1":
+        return False
+    if title_key and _key(block.text) == title_key:
+        return False
+    return not (len(block.text) < 60 and _JUNK_LINE.match(block.text))
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\W+", "", text).lower()
+
+
+def _trim(blocks: list[_Block]) -> list[_Block]:
+    """Drop leading and trailing short, sentence-less blocks (bylines, dates, tags)."""
+    first = next((i for i, b in enumerate(blocks) if _is_substantial(b)), None)
+    if first is None:
+        return blocks
+    last = max(i for i, b in enumerate(blocks) if _is_substantial(b))
+    tail: list[_Block] = []
+    for b in blocks[last + 1 :]:
+        if b.heading or (len(b.text) < 50 and not _SENTENCE_END.search(b.text)):
+            break
+        tail.append(b)
+    return blocks[first : last + 1] + tail
+
+
+def _resolve_hints(blocks: list[_Block], frames: list[_Frame]) -> None:
+    """Decide which hinted elements are furniture.
+
+    Class words mislead on wrappers (`theiaStickySidebar`, `header-style-2` around a
+    whole post), so a weakly hinted element that holds most of the page's prose is
+    content after all.
+    """
+    if not any(f.hint == 1 for f in frames):
+        for f in frames:
+            f.boiler = f.hint > 0 or (f.parent is not None and f.parent.boiler)
+        return
+    for f in frames:
+        f.prose = 0.0
+    for block in blocks:
+        n = len(block.text)
+        if n >= 25 and block.link_chars * 2 <= block.chars:
+            f: _Frame | None = block.owner
+            while f is not None:
+                f.prose += n
+                f = f.parent
+    limit = _HINT_SHARE * frames[0].prose
+    for f in frames:  # parents come before their children
+        if f.parent is not None and f.parent.boiler:
+            f.boiler = True
+        else:
+            f.boiler = f.hint == 2 or (f.hint == 1 and f.prose <= limit)
+
+
+def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Block]:
+    """Score containers and return the body blocks of the best one, in order."""
+    for block in blocks:
+        block.text = "".join(block.parts).strip()
+        block.heading = block.owner.heading
+    _resolve_hints(blocks, frames)
+    for frame in frames:
+        frame.score = frame.prose = frame.furniture = 0.0
+    for block in blocks:
+        if not block.text:
+            continue
+        w = _weight(block)
+        f: _Frame | None = block.owner
+        raw = w
+        if w > 0:
+            while f is not None:
+                f.score += w
+                f.prose += raw
+                w *= _DECAY
+                f = f.parent
+        else:
+            while f is not None:
+                f.score += w
+                f.furniture -= raw
+                w *= _DECAY
+                f = f.parent
+    best = max(frames, key=lambda f: f.score)
+    if best.score <= 0:
+        return []
+    best = _widen(best)
+    title_key = _key(title) if title else ""
+    chosen = [b for b in blocks if _is_inside(b.owner, best)]
+    for b in chosen:
+        b.text = clean_paragraph(b.text)
+    return _trim([b for b in chosen if _keep(b, title_key)])
+
+
+def extract_generic(tree: LexborHTMLParser, title: str = "") -> str:
+    """The article body of a parsed page as paragraphs joined by newlines ("" if none).
+
+    The tree is only read, so metadata and other extractors can still use it.
+    """
+    root = tree.body or tree.root
+    if root is None:
+        return ""
+    text = ""
+    for use_hints in (True, False):
+        blocks, frames = _walk(root, use_hints)
+        chosen = _select(blocks, frames, title)
+        text = "\n".join(b.text for b in chosen)
+        if is_plausible_body(text):
+            return text
+    return text
+
+
+def node_paragraphs(node: LexborNode, title: str = "") -> list[str]:
+    """Paragraphs of one element already known to hold the body (a profile's match).
+
+    Furniture inside it (share bars, captions, inline promos) is still left out.
+    """
+    blocks, frames = _walk(node, True)
+    for block in blocks:
+        block.text = "".join(block.parts).strip()
+        block.heading = block.owner.heading
+    _resolve_hints(blocks, frames)
+    title_key = _key(title) if title else ""
+    out: list[str] = []
+    for block in blocks:
+        block.text = clean_paragraph(block.text)
+        if _keep(block, title_key):
+            out.append(block.text)
+    return out
+
+
+def is_plausible_body(text: str, minimum: int = 200) -> bool:
+    """Enough text to be an article body rather than a teaser or leftover furniture."""
+    return len(text) >= minimum
