@@ -1,0 +1,237 @@
+"""`newswatch run`: the long-running poller.
+
+APScheduler's clock runs a short job that claims the feeds that are due (the
+due times live in the database) and hands them to a bounded pool of poll tasks,
+plus maintenance jobs. SIGTERM stops claiming, gives in-flight polls a grace
+period, then cancels them: each article is written in one transaction, so a
+cancelled poll leaves no partial rows, and released leases let the next start
+poll those feeds at once. SIGHUP, or an edit to a rules or sites file, reloads;
+an invalid reload is refused and the old config stays in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from storage import FeedConfig, FeedState, Store
+
+from .fetch import Fetcher
+from .logs import event
+from .pipeline import FeedReport, OnFlagged, Pipeline
+from .runtime import Runtime, load_runtime
+from .settings import ConfigError
+from .systemd import notify, watchdog_interval
+
+__all__ = ["Daemon", "feed_configs", "poll_once"]
+
+log = logging.getLogger("newswatch.daemon")
+
+STOP_GRACE = 7.0
+"""Seconds in-flight polls get to finish on SIGTERM before they are cancelled (systemd waits 10 s)."""
+
+
+def feed_configs(runtime: Runtime) -> list[FeedConfig]:
+    return [FeedConfig(name=f.name, url=f.url, source=f.source, enabled=f.enabled, interval=f.interval)
+            for f in runtime.config.settings.feeds]
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+async def poll_once(runtime: Runtime, store: Store, names: list[str] | None = None,
+                    on_flagged: OnFlagged | None = None) -> list[FeedReport]:
+    """Poll every enabled feed (or the named ones) once, now, and return what each poll did."""
+    await asyncio.to_thread(store.sync_feeds, feed_configs(runtime))
+    owner = instance_id()
+    settings = runtime.config.settings
+    wanted = names if names is not None else [f.name for f in settings.feeds if f.enabled]
+    feeds = await asyncio.to_thread(store.claim_due_feeds, owner, limit=max(len(wanted), 1),
+                                    lease=settings.schedule.lease, names=wanted)
+    limit = asyncio.Semaphore(settings.schedule.concurrency)
+    async with Fetcher(settings.http) as fetcher:
+        pipeline = Pipeline(store, fetcher, runtime, on_flagged)
+
+        async def one(feed: FeedState) -> FeedReport:
+            async with limit:
+                return await pipeline.poll_feed(feed)
+
+        try:
+            return list(await asyncio.gather(*(one(f) for f in feeds)))
+        finally:
+            await asyncio.to_thread(store.release_feeds, owner)
+
+
+class Daemon:
+    """The scheduler, the poll pool and the signal handling around one `Pipeline`."""
+
+    def __init__(self, runtime: Runtime, config_path: Path | None = None,
+                 on_flagged: OnFlagged | None = None, *, watch_files: bool = True) -> None:
+        self.runtime = runtime
+        self.config_path = config_path or runtime.config.path
+        self.owner = instance_id()
+        self.on_flagged = on_flagged
+        self.watch_files = watch_files
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self.store: Store | None = None
+        self.pipeline: Pipeline | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        settings = self.runtime.config.settings
+        self.store = store = await asyncio.to_thread(Store.open, self.runtime.config.storage_url())
+        await asyncio.to_thread(store.sync_feeds, feed_configs(self.runtime),
+                                spread=settings.schedule.startup_spread)
+        await asyncio.to_thread(store.spread_due, spread=settings.schedule.startup_spread)
+        fetcher = Fetcher(settings.http)
+        self.pipeline = Pipeline(store, fetcher, self.runtime, self.on_flagged)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload("SIGHUP")))
+
+        self.scheduler = scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(self._claim, "interval", seconds=settings.schedule.tick, id="claim-due",
+                          max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        scheduler.add_job(self._maintenance, "interval", hours=1, id="maintenance", max_instances=1,
+                          coalesce=True, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
+        wd = watchdog_interval()
+        if wd:
+            scheduler.add_job(self._watchdog, "interval", seconds=wd, id="watchdog",
+                              max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        scheduler.start()
+        watcher = asyncio.create_task(self._watch_files()) if self.watch_files else None
+
+        enabled = sum(1 for f in settings.feeds if f.enabled)
+        event(log, "daemon.started", instance=self.owner, feeds=enabled,
+              topics=len(self.runtime.rules.topics), storage=store.backend, config=str(self.config_path))
+        notify("READY=1", f"STATUS=polling {enabled} feeds")
+
+        await self._stopping.wait()
+        notify("STOPPING=1")
+        event(log, "daemon.stopping", in_flight=len(self._tasks))
+        scheduler.shutdown(wait=False)
+        if watcher:
+            watcher.cancel()
+        await self._drain()
+        await asyncio.to_thread(store.release_feeds, self.owner)
+        await self.pipeline.fetcher.aclose()
+        await asyncio.to_thread(store.close)
+        event(log, "daemon.stopped")
+        return 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=2.0)
+            event(log, "daemon.cancelled_polls", logging.WARNING, count=len(pending))
+
+    async def _claim(self) -> None:
+        """Claim as many due feeds as the pool has room for and start polling them."""
+        if self._stopping.is_set() or self.store is None:
+            return
+        schedule = self.runtime.config.settings.schedule
+        room = schedule.concurrency - len(self._tasks)
+        if room <= 0:
+            return
+        try:
+            feeds = await asyncio.to_thread(self.store.claim_due_feeds, self.owner, limit=room,
+                                            lease=schedule.lease)
+        except Exception as exc:  # database briefly unavailable: try again next tick
+            event(log, "claim.failed", logging.ERROR, error=str(exc))
+            return
+        for feed in feeds:
+            task = asyncio.create_task(self._poll(feed), name=f"poll:{feed.name}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _poll(self, feed: FeedState) -> None:
+        assert self.pipeline is not None
+        try:
+            await self.pipeline.poll_feed(feed)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in one poll must not stop the daemon
+            log.error("poll.crashed", exc_info=exc, extra={"fields": {"feed": feed.name}})
+            if self.store is not None:
+                await asyncio.to_thread(self.store.release_feeds, self.owner)
+
+    async def _maintenance(self) -> None:
+        retention = self.runtime.config.settings.storage.retention
+        if retention <= 0 or self.store is None:
+            return
+        before = datetime.now(UTC) - timedelta(seconds=retention)
+        removed = await asyncio.to_thread(self.store.prune, before)
+        event(log, "maintenance.pruned", articles=removed, before=before.isoformat(timespec="seconds"))
+
+    async def _watchdog(self) -> None:
+        notify("WATCHDOG=1")
+
+    async def reload(self, reason: str) -> bool:
+        """Load config, rules and profiles anew; swap them in only if all are valid."""
+        async with self._reload_lock:
+            notify("RELOADING=1")
+            try:
+                new = await asyncio.to_thread(load_runtime, self.config_path)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    event(log, "reload.refused", logging.ERROR, reason=reason, problem=problem)
+                notify("READY=1", "STATUS=reload refused; old config in force")
+                return False
+            old = self.runtime
+            if new.config.storage_url() != old.config.storage_url():
+                event(log, "reload.storage_unchanged", logging.WARNING,
+                      note="storage.url changes take effect on restart")
+            assert self.pipeline is not None and self.store is not None
+            if new.config.settings.http != old.config.settings.http:
+                old_fetcher = self.pipeline.fetcher
+                self.pipeline.fetcher = Fetcher(new.config.settings.http)
+                asyncio.get_running_loop().call_later(
+                    120, lambda: asyncio.ensure_future(old_fetcher.aclose()))
+            self.runtime = new
+            self.pipeline.runtime = new
+            await asyncio.to_thread(self.store.sync_feeds, feed_configs(new))
+            event(log, "reload.done", reason=reason, feeds=len(new.config.settings.feeds),
+                  topics=len(new.rules.topics), rules_version=new.rules.version)
+            notify("READY=1", f"STATUS=polling {len(new.feeds)} feeds")
+            return True
+
+    async def _watch_files(self) -> None:
+        """Reload when a rules or site-profile file changes on disk (editors save often: debounce)."""
+        from watchfiles import awatch
+
+        while not self._stopping.is_set():
+            paths = {p.parent for p in self.runtime.watched_files() if p.parent.exists()}
+            paths.add(self.config_path.parent)
+            watched = {p.resolve() for p in self.runtime.watched_files()} | {self.config_path.resolve()}
+            try:
+                async for changes in awatch(*paths, debounce=500, stop_event=self._stopping,
+                                            recursive=False):
+                    touched = {Path(p).resolve() for _, p in changes}
+                    if touched & watched or any(p.suffix == ".toml" for p in touched):
+                        await self.reload("file changed")
+                        break  # the set of rules files may have changed: watch anew
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                event(log, "watch.failed", logging.WARNING, error=str(exc))
+                await asyncio.sleep(30)

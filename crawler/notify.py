@@ -1,0 +1,153 @@
+"""Tell people about flagged articles through apprise URLs, immediately or as a digest.
+
+Polling must never wait for a notifier: `on_flagged` only puts a message on a
+queue, and a background task sends it, retrying a failing service with
+exponential back-off. Notifier URLs carry passwords and tokens, so they are
+redacted in every log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from storage import NewArticle
+
+from .logs import event, redact
+from .models import Match
+from .runtime import Runtime
+
+__all__ = ["Message", "Notifier", "make_notifier", "send_apprise"]
+
+log = logging.getLogger("newswatch.notify")
+logging.getLogger("apprise").setLevel(logging.CRITICAL)  # it may log URLs with secrets
+
+QUEUE_SIZE = 1000
+
+
+@dataclass(slots=True)
+class Message:
+    urls: tuple[str, ...]
+    title: str
+    body: str
+    attempt: int = 0
+    items: list[str] = field(default_factory=list)
+
+
+def send_apprise(urls: tuple[str, ...], title: str, body: str) -> bool:
+    """Send one message to every URL; True when all of them accepted it."""
+    import apprise
+
+    ap = apprise.Apprise()
+    for url in urls:
+        if not ap.add(url):
+            raise ValueError(f"not a valid notifier URL: {redact(url)}")
+    return bool(ap.notify(title=title, body=body))
+
+
+def _line(article: NewArticle, matches: list[Match], link: str | None) -> str:
+    terms = ", ".join(dict.fromkeys(t for m in matches for t in m.matched_terms))
+    where = article.source or article.feed_name or ""
+    return f"{article.title}\n{where} · {terms}\n{link or article.link}"
+
+
+class Notifier:
+    """Queues notifications per topic settings and sends them in the background."""
+
+    def __init__(self, runtime: Callable[[], Runtime], *, sender: Callable[[tuple[str, ...], str, str], bool] = send_apprise,
+                 base_delay: float = 5.0) -> None:
+        self._runtime = runtime
+        self._send = sender
+        self._base_delay = base_delay
+        self._queue: asyncio.Queue[Message] | None = None
+        self._digest: dict[tuple[str, ...], list[str]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.sent = 0
+        self.failed = 0
+
+    def _targets(self, topic_id: str) -> tuple[tuple[str, ...], str]:
+        rt = self._runtime()
+        defaults = rt.config.settings.notify
+        topic = next((t for t in rt.rules.topics if t.id == topic_id), None)
+        urls = tuple(topic.notify_urls if topic and topic.notify_urls else defaults.urls)
+        mode = (topic.notify_mode if topic and topic.notify_mode else None) or defaults.mode
+        return urls, mode
+
+    def _start(self) -> None:
+        if self._queue is None:
+            self._queue = asyncio.Queue(QUEUE_SIZE)
+            self._tasks.append(asyncio.create_task(self._worker(), name="notify-worker"))
+            self._tasks.append(asyncio.create_task(self._digester(), name="notify-digest"))
+
+    async def on_flagged(self, article_id: int, article: NewArticle, matches: list[Match]) -> None:
+        """Called by the pipeline for each newly flagged article; returns at once."""
+        base = self._runtime().config.settings.review.base_url
+        link = f"{base.rstrip('/')}/articles/{article_id}" if base else None
+        for m in matches:
+            urls, mode = self._targets(m.topic_id)
+            if not urls or mode == "off":
+                continue
+            self._start()
+            text = _line(article, [m], link)
+            if mode == "digest":
+                self._digest.setdefault(urls, []).append(f"[{m.topic_id}] {text}")
+                continue
+            self._put(Message(urls=urls, title=f"newswatch · {m.topic_id}: {article.title}"[:250], body=text))
+
+    def _put(self, msg: Message) -> None:
+        assert self._queue is not None
+        if self._queue.full():  # a dead notifier must not grow memory without bound
+            dropped = self._queue.get_nowait()
+            event(log, "notify.dropped", logging.WARNING, title=dropped.title)
+        self._queue.put_nowait(msg)
+
+    async def _worker(self) -> None:
+        assert self._queue is not None
+        while True:
+            msg = await self._queue.get()
+            try:
+                ok = await asyncio.to_thread(self._send, msg.urls, msg.title, msg.body)
+                error = None if ok else "the service refused the message"
+            except Exception as exc:
+                ok, error = False, redact(str(exc))
+            targets = ",".join(redact(u) for u in msg.urls)
+            if ok:
+                self.sent += 1
+                event(log, "notify.sent", to=targets, title=msg.title)
+                continue
+            retries = self._runtime().config.settings.notify.max_retries
+            if msg.attempt >= retries:
+                self.failed += 1
+                event(log, "notify.gave_up", logging.ERROR, to=targets, attempts=msg.attempt + 1, error=error)
+                continue
+            delay = min(self._base_delay * 2 ** msg.attempt, 3600) * random.uniform(0.8, 1.2)
+            event(log, "notify.retry", logging.WARNING, to=targets, attempt=msg.attempt + 1,
+                  in_seconds=round(delay, 1), error=error)
+            msg.attempt += 1
+            asyncio.get_running_loop().call_later(delay, self._put, msg)
+
+    async def _digester(self) -> None:
+        while True:
+            await asyncio.sleep(self._runtime().config.settings.notify.digest_interval)
+            self.flush_digest()
+
+    def flush_digest(self) -> int:
+        """Queue one message per notifier with everything collected since the last digest."""
+        pending, self._digest = self._digest, {}
+        for urls, lines in pending.items():
+            when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            self._put(Message(urls=urls, title=f"newswatch digest: {len(lines)} flagged ({when})",
+                              body="\n\n".join(lines)))
+        return len(pending)
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
+def make_notifier(runtime: Callable[[], Runtime]) -> Notifier:
+    return Notifier(runtime)

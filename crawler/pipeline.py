@@ -1,0 +1,255 @@
+"""The flow of one feed: poll → new entries → fetch page → extract → match → store.
+
+This is the only module that knows the order of the stages; each stage knows
+nothing of the others. One `poll_feed` call never raises for bad input: a bad
+feed or page becomes a logged, counted error in the returned outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from storage import FeedState, NewArticle, PollOutcome, Store
+
+from .extract import extract
+from .feeds import FeedError, ParsedFeed, parse_feed
+from .fetch import Fetcher, FetchError
+from .logs import event
+from .models import Article, Document, FeedEntry, Match
+from .runtime import Runtime
+from .schedule import Policy, failure_weight, next_after_failure, next_after_success
+from .settings import FeedSettings
+
+__all__ = ["FeedReport", "Pipeline"]
+
+log = logging.getLogger("newswatch.pipeline")
+
+HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain")
+
+OnFlagged = Callable[[int, NewArticle, list[Match]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class FeedReport:
+    """What one poll of one feed did (for `poll --once` and the logs)."""
+
+    feed: str
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    not_modified: bool = False
+    entries: int = 0
+    new_articles: int = 0
+    flagged: int = 0
+    page_errors: int = 0
+    duration: float = 0.0
+    flagged_ids: list[int] = field(default_factory=list)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _feed_text(entry: FeedEntry) -> str:
+    return entry.summary.strip()
+
+
+class Pipeline:
+    """Polls feeds and processes their new entries with one shared fetcher and store."""
+
+    def __init__(self, store: Store, fetcher: Fetcher, runtime: Runtime,
+                 on_flagged: OnFlagged | None = None) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.runtime = runtime
+        self.on_flagged = on_flagged
+        self._in_flight: set[str] = set()
+        """Canonical URLs being processed now, so two feeds carrying one story fetch it once."""
+
+    # The runtime is swapped on reload; every poll reads the current one once.
+
+    def _policy(self) -> Policy:
+        s = self.runtime.config.settings.schedule
+        return Policy(default_interval=s.interval, min_interval=s.min_interval, max_interval=s.max_interval)
+
+    async def poll_feed(self, feed: FeedState) -> FeedReport:
+        """Poll one claimed feed, process its new entries, and record the outcome."""
+        runtime = self.runtime
+        started = time.monotonic()
+        now = _utcnow()
+        cfg = runtime.feeds.get(feed.name) or FeedSettings(name=feed.name, url=feed.url)
+        report = FeedReport(feed=feed.name, ok=False)
+        policy = self._policy()
+        try:
+            result = await self.fetcher.fetch(
+                feed.url,
+                etag=None if cfg.ignore_http_cache else feed.etag,
+                last_modified=None if cfg.ignore_http_cache else feed.last_modified,
+                accept="application/rss+xml, application/atom+xml, application/rdf+xml, "
+                       "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+            )
+        except FetchError as exc:
+            return await self._failed(feed, report, now, started, policy, exc.kind, exc.status,
+                                      str(exc), exc.retry_after)
+
+        report.status = result.status
+        if result.not_modified:
+            report.ok = report.not_modified = True
+            nxt = next_after_success(now, policy, configured=cfg.interval, max_age=result.max_age,
+                                     retry_after=result.retry_after)
+            return await self._record(feed, report, started, PollOutcome(
+                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt))
+
+        body_hash = hashlib.sha256(result.body).hexdigest()
+        if body_hash == feed.body_hash and not cfg.ignore_http_cache:
+            # the server ignored our validators but sent the same bytes: nothing new
+            report.ok = report.not_modified = True
+            nxt = next_after_success(now, policy, configured=cfg.interval, max_age=result.max_age)
+            return await self._record(feed, report, started, PollOutcome(
+                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt,
+                etag=result.etag, last_modified=result.last_modified, body_hash=body_hash,
+                keep_validators=False))
+
+        try:
+            parsed = await asyncio.to_thread(
+                parse_feed, result.body, feed_name=feed.name, feed_url=result.url,
+                source=cfg.source or feed.source, content_type=result.content_type)
+        except FeedError as exc:
+            return await self._failed(feed, report, now, started, policy, "not_a_feed", result.status,
+                                      f"not a feed: {exc}", None)
+
+        report.entries = len(parsed.entries)
+        await self._process_entries(cfg, parsed, report)
+        report.ok = True
+        nxt = next_after_success(now, policy, configured=cfg.interval, ttl=parsed.ttl,
+                                 max_age=result.max_age,
+                                 published=[e.published for e in parsed.entries if e.published])
+        return await self._record(feed, report, started, PollOutcome(
+            ok=True, status=result.status, polled_at=now, next_poll_at=nxt, etag=result.etag,
+            last_modified=result.last_modified, body_hash=body_hash, keep_validators=False,
+            new_articles=report.new_articles, page_errors=report.page_errors))
+
+    async def _failed(self, feed: FeedState, report: FeedReport, now: datetime, started: float,
+                      policy: Policy, kind: str, status: int | None, message: str,
+                      retry_after: float | None) -> FeedReport:
+        report.ok = False
+        report.status = status
+        report.error = message
+        cfg = self.runtime.feeds.get(feed.name)
+        nxt = next_after_failure(now, policy, configured=cfg.interval if cfg else None,
+                                 failures=feed.consecutive_failures + 1,
+                                 weight=failure_weight(kind, status), retry_after=retry_after)
+        return await self._record(feed, report, started, PollOutcome(
+            ok=False, status=status, error=message, polled_at=now, next_poll_at=nxt))
+
+    async def _record(self, feed: FeedState, report: FeedReport, started: float,
+                      outcome: PollOutcome) -> FeedReport:
+        report.duration = outcome.duration = time.monotonic() - started
+        await asyncio.to_thread(self.store.record_poll, feed.id, outcome)
+        if report.ok:
+            event(log, "feed.polled", feed=feed.name, status=report.status,
+                  not_modified=report.not_modified, entries=report.entries, new=report.new_articles,
+                  flagged=report.flagged, page_errors=report.page_errors,
+                  seconds=round(report.duration, 3), next=outcome.next_poll_at.isoformat(timespec="seconds"))
+        else:
+            event(log, "feed.failed", logging.WARNING, feed=feed.name, status=report.status,
+                  error=report.error, failures=feed.consecutive_failures + 1,
+                  next=outcome.next_poll_at.isoformat(timespec="seconds"))
+        return report
+
+    async def _process_entries(self, cfg: FeedSettings, parsed: ParsedFeed, report: FeedReport) -> None:
+        known = await asyncio.to_thread(self.store.known_urls, [e.url for e in parsed.entries])
+        fresh = [e for e in parsed.entries if e.url not in known and e.url not in self._in_flight]
+        if not fresh:
+            return
+        self._in_flight.update(e.url for e in fresh)
+        limit = asyncio.Semaphore(self.runtime.config.settings.schedule.article_concurrency)
+
+        async def one(entry: FeedEntry) -> None:
+            try:
+                async with limit:
+                    await self.process_entry(cfg, entry, report)
+            finally:
+                self._in_flight.discard(entry.url)
+
+        await asyncio.gather(*(one(e) for e in fresh))
+
+    async def process_entry(self, cfg: FeedSettings, entry: FeedEntry, report: FeedReport) -> int | None:
+        """Fetch, extract, match and store one new entry; returns the stored id (None if already stored)."""
+        runtime = self.runtime
+        article: Article | None = None
+        fetch_error: str | None = None
+        http_status: int | None = None
+        final_url = entry.url
+        if entry.opaque or not cfg.fetch_articles:
+            fetch_error = "link is a redirect token" if entry.opaque else "article fetching is off for this feed"
+        else:
+            try:
+                page = await self.fetcher.fetch(entry.link, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+                http_status = page.status
+                ctype = (page.content_type or "").split(";")[0].strip().lower()
+                if ctype and not ctype.startswith(HTML_TYPES):
+                    fetch_error = f"not an HTML page ({ctype})"
+                else:
+                    article = await asyncio.to_thread(extract, page.body, page.url,
+                                                      content_type=page.content_type,
+                                                      profiles=runtime.profiles)
+                    final_url = page.url
+                    if not article.text.strip():
+                        fetch_error = "no article text found on the page"
+            except FetchError as exc:
+                http_status = exc.status
+                fetch_error = str(exc)
+                report.page_errors += 1
+                event(log, "page.failed", logging.WARNING, feed=cfg.name, url=entry.link, error=str(exc))
+
+        use_page = article is not None and bool(article.text.strip())
+        title = (article.title if article and article.title else "") or entry.title
+        if use_page:
+            assert article is not None
+            text, method, text_from = article.text, article.method, "page"
+        else:
+            text, method, text_from = _feed_text(entry), "feed", "feed"
+        new = NewArticle(
+            url=entry.url,
+            link=entry.link if entry.opaque else final_url,
+            title=title.strip(),
+            text=text,
+            summary=entry.summary,
+            method=method,
+            text_from=text_from,
+            fetched_at=_utcnow(),
+            feed_name=cfg.name,
+            source=entry.source or cfg.source,
+            published=(article.published if article and article.published else None) or entry.published,
+            updated=article.updated if article else None,
+            authors=(article.authors if article and article.authors else entry.authors),
+            language=(article.language if article else None) or entry.language,
+            description=article.description if article else None,
+            fetch_error=None if use_page else fetch_error,
+            http_status=http_status,
+        )
+        doc = Document(title=new.title, body=new.text, url=new.url, source=new.source or "",
+                       authors=new.authors)
+        found = runtime.rules.match(doc)
+        article_id = await asyncio.to_thread(self.store.add_article, new, found)
+        if article_id is None:
+            return None
+        report.new_articles += 1
+        if found:
+            report.flagged += 1
+            report.flagged_ids.append(article_id)
+            event(log, "article.flagged", feed=cfg.name, id=article_id, title=new.title,
+                  topics=",".join(m.topic_id for m in found), text_from=text_from)
+            if self.on_flagged is not None:
+                try:
+                    await self.on_flagged(article_id, new, found)
+                except Exception:  # a notifier must never break polling
+                    log.exception("notify.failed", extra={"fields": {"id": article_id}})
+        return article_id

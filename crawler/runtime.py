@@ -1,0 +1,56 @@
+"""Everything the daemon and the CLI load from the config directory, validated together.
+
+A reload builds a new `Runtime` and swaps it in only if the whole of it is
+valid, so a bad edit to any file (config, rules, site profiles) leaves the
+running daemon on the old one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .extract import SiteProfiles, load_site_profiles
+from .rules import RuleSet, load_topics
+from .settings import ConfigError, FeedSettings, LoadedConfig, load_settings
+
+__all__ = ["Runtime", "load_runtime"]
+
+
+@dataclass(slots=True)
+class Runtime:
+    config: LoadedConfig
+    rules: RuleSet
+    profiles: SiteProfiles
+
+    @property
+    def feeds(self) -> dict[str, FeedSettings]:
+        return {f.name: f for f in self.config.settings.feeds}
+
+    def watched_files(self) -> list[Path]:
+        """Files whose change should trigger a reload (rules and site profiles)."""
+        return [*self.config.rule_files(), self.config.sites_file()]
+
+
+def load_runtime(path: str | os.PathLike[str] | None = None) -> Runtime:
+    """Load config, rules and site profiles; raise one `ConfigError` with every problem found."""
+    config = load_settings(path)
+    problems: list[str] = []
+    rules = profiles = None
+    files = config.rule_files()
+    if not files:
+        problems.append(f"{config.path}: rules.files: no rules file matches {config.settings.rules.files}")
+    try:
+        rules = load_topics(files)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    sites = config.sites_file()
+    try:
+        profiles = load_site_profiles(sites) if sites.exists() else load_site_profiles(None)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    assert rules is not None and profiles is not None
+    return Runtime(config=config, rules=rules, profiles=profiles)

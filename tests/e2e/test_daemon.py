@@ -1,0 +1,187 @@
+"""`newswatch run` as a real process: faults, SIGTERM, SIGHUP, against loopback feeds."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import CLI, TEST_TOPIC, db, env, newswatch, page, rss, write_config
+from tests.support.server import LoopbackServer, RecordedRequest, Response
+
+
+class Daemon:
+    def __init__(self, tmp: Path, cfg: Path) -> None:
+        self.log = tmp / "daemon.log"
+        self.proc = subprocess.Popen([*CLI, "run", "--config", str(cfg), "--log-level", "debug"],
+                                     stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
+                                     env=env(tmp), cwd=tmp)
+
+    def logs(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.logs():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited ({self.proc.returncode}):\n{self.logs()}")
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not logged within {timeout}s:\n{self.logs()[-3000:]}")
+
+    def stop(self, timeout: float = 10) -> tuple[int, float]:
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=timeout)
+        return rc, time.monotonic() - start
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def daemons():
+    started: list[Daemon] = []
+    yield started
+    for d in started:
+        d.kill()
+
+
+def _growing_feed(server: LoopbackServer, path: str) -> None:
+    """A feed that gains one new article on every request."""
+    count = {"n": 0}
+    lock = threading.Lock()
+
+    def fn(_req: RecordedRequest) -> Response:
+        with lock:
+            count["n"] += 1
+            n = count["n"]
+        items = [{"title": f"Story {i}", "link": server.url(f"/story/{i}")} for i in range(1, n + 1)]
+        return Response(200, rss(items).encode(), {"Content-Type": "application/rss+xml"})
+
+    server.handler(path, fn)
+    for i in range(1, 200):
+        server.route(f"/story/{i}", page(f"Story {i}", f"Paragraph one of story {i}.\nParagraph two."))
+
+
+def test_daemon_polls_healthy_feeds_while_others_fail(tmp_path: Path, server: LoopbackServer, daemons) -> None:
+    _growing_feed(server, "/good.xml")
+    server.route("/error.xml", "oops", status=500)
+    server.route("/junk.xml", "<html><body>not a feed</body></html>")
+    server.route("/slow.xml", rss([]), delay=5.0)
+    server.route("/loop.xml", "", status=302, headers={"Location": "/loop.xml"})
+    cfg = write_config(tmp_path, [
+        {"name": "good", "url": server.url("/good.xml")},
+        {"name": "error", "url": server.url("/error.xml")},
+        {"name": "junk", "url": server.url("/junk.xml")},
+        {"name": "slow", "url": server.url("/slow.xml")},
+        {"name": "loop", "url": server.url("/loop.xml")},
+    ], schedule='max_interval = "2s"')
+    d = Daemon(tmp_path, cfg)
+    daemons.append(d)
+    d.wait_for("daemon.started")
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline:
+        if server.hits("/good.xml") >= 4 and server.hits("/error.xml") >= 2:
+            break
+        time.sleep(0.2)
+    rc, took = d.stop()
+    assert rc == 0 and took < 10
+    logs = d.logs()
+    for name in ("error", "junk", "slow", "loop"):
+        assert f"event=feed.failed feed={name}" in logs, logs[-3000:]
+    assert "Traceback" not in logs
+    status = {f["name"]: f for f in json.loads(newswatch(tmp_path, "status", "--config", str(cfg), "--json").stdout)["feeds"]}
+    assert status["good"]["articles_total"] >= 3 and status["good"]["consecutive_failures"] == 0
+    assert status["error"]["errors"] >= 2 and status["error"]["http_status"] == 500
+    assert "not a feed" in status["junk"]["last_error"]
+    assert status["slow"]["last_error"] and status["loop"]["last_error"]
+    assert all(f["next_poll"] for f in status.values())  # slowed, never disabled
+
+
+def test_sigterm_mid_poll_leaves_database_consistent(tmp_path: Path, server: LoopbackServer, daemons) -> None:
+    items = [{"title": f"Slow story {i}", "link": server.url(f"/slow/{i}")} for i in range(30)]
+    server.route("/feed.xml", rss(items))
+    for i in range(30):
+        server.route(f"/slow/{i}", page(f"Slow story {i}", "India and Pakistan kept a backchannel open.\nMore."),
+                     delay=0.7)
+    cfg = write_config(tmp_path, [{"name": "slow", "url": server.url("/feed.xml")}],
+                       schedule="article_concurrency = 2")
+    d = Daemon(tmp_path, cfg)
+    daemons.append(d)
+    d.wait_for("event=article.flagged")
+    rc, took = d.stop()
+    assert rc == 0 and took < 10, d.logs()[-2000:]
+    with db(tmp_path) as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("pragma foreign_key_check").fetchall() == []
+        n = conn.execute("select count(*) from articles").fetchone()[0]
+        flagged = conn.execute("select count(*) from matches").fetchone()[0]
+        assert 0 < n < 30 and flagged == n  # every stored article came with its match
+        assert conn.execute("select count(*) from articles where text = ''").fetchone()[0] == 0
+        assert conn.execute("select count(*) from feeds where lease_owner is not null").fetchone()[0] == 0
+    # a later pass picks up where the stopped one left off, without duplicates
+    res = newswatch(tmp_path, "poll", "--once", "--config", str(cfg), "--json")
+    assert res.returncode == 0, res.stderr
+    with db(tmp_path) as conn:
+        assert conn.execute("select count(*) from articles").fetchone()[0] == 30
+
+
+def test_sighup_refuses_bad_rules_and_applies_good_ones(tmp_path: Path, server: LoopbackServer, daemons) -> None:
+    server.route("/a.xml", rss([]))
+    server.route("/b.xml", rss([{"title": "Story", "link": server.url("/s")}]))
+    server.route("/s", page("Story", "Text."))
+    cfg = write_config(tmp_path, [{"name": "a", "url": server.url("/a.xml")}])
+    d = Daemon(tmp_path, cfg)
+    daemons.append(d)
+    d.wait_for("event=feed.polled feed=a")
+    rules = tmp_path / "config" / "rules" / "test.toml"
+    rules.write_text(TEST_TOPIC.replace("query = '", "query = '(( "), encoding="utf-8")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_for("event=reload.refused")
+    assert d.proc.poll() is None  # still running on the old rules
+    rules.write_text(TEST_TOPIC, encoding="utf-8")
+    cfg.write_text(cfg.read_text() + f'\n[[feeds]]\nname = "b"\nurl = "{server.url("/b.xml")}"\n')
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_for("event=reload.done")
+    d.wait_for("event=feed.polled feed=b")
+    rc, _ = d.stop()
+    assert rc == 0
+
+
+def test_bad_pages_are_counted_and_the_poll_goes_on(tmp_path: Path, server: LoopbackServer) -> None:
+    big = b"<html><body><p>" + b"x" * (6 * 1024 * 1024) + b"</p></body></html>"
+    server.route("/big", big)
+    server.route("/pdf", b"%PDF-1.4 binary", content_type="application/pdf")
+    server.route("/loop", "", status=302, headers={"Location": "/loop"})
+    server.route("/err", "", status=500)
+    legacy = page("Caf\xe9 talks", "The caf\xe9 in Lahore served na\xefve r\xe9sum\xe9s.\nSecond paragraph here.")
+    server.route("/legacy", legacy.encode("windows-1252"), content_type="text/html; charset=windows-1252")
+    server.route("/ok", page("Fine", "LAHORE: The provincial cabinet approved a new budget for schools on Friday, "
+                                     "raising spending on teachers' salaries and textbooks by a fifth.\n"
+                                     "The finance minister said the money would reach districts by January, and that "
+                                     "an audit of the previous year's spending would be published next month."))
+    items = [{"title": t, "link": server.url(p)} for t, p in
+             [("Big", "/big"), ("Pdf", "/pdf"), ("Loop", "/loop"), ("Err", "/err"), ("Legacy", "/legacy"), ("Ok", "/ok")]]
+    server.route("/feed.xml", rss(items))
+    cfg = write_config(tmp_path, [{"name": "mixed", "url": server.url("/feed.xml")}])
+    res = newswatch(tmp_path, "poll", "--once", "--config", str(cfg), "--json", "--log-level", "info")
+    assert res.returncode == 0 and "Traceback" not in res.stderr
+    (report,) = json.loads(res.stdout)
+    assert report["ok"] and report["new_articles"] == 6 and report["page_errors"] == 3  # big, loop, err
+    assert "event=page.failed feed=mixed" in res.stderr
+    with db(tmp_path) as conn:
+        rows = {r["link"].rsplit("/", 1)[-1]: r for r in conn.execute("select * from articles")}
+    assert rows["legacy"]["text_from"] == "page" and "café in Lahore" in rows["legacy"]["text"]
+    assert rows["pdf"]["text_from"] == "feed" and "not an HTML page" in rows["pdf"]["fetch_error"]
+    assert rows["ok"]["text_from"] == "page"
+    status = json.loads(newswatch(tmp_path, "status", "--config", str(cfg), "--json").stdout)
+    assert status["feeds"][0]["page_errors"] == 3
