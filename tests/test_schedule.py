@@ -1,7 +1,13 @@
 import random
 from datetime import UTC, datetime, timedelta
 
-from crawler.schedule import Policy, failure_weight, next_after_failure, next_after_success, publish_gap
+from crawler.schedule import (
+    Policy,
+    failure_weight,
+    next_after_failure,
+    next_after_success,
+    publish_gap,
+)
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 P = Policy(default_interval=600, min_interval=60, max_interval=6 * 3600, jitter=0.0)

@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from crawler.models import Match
 from storage import FeedConfig, NewArticle, PollOutcome, Store, content_hash
@@ -51,7 +52,7 @@ def test_add_article_is_idempotent_on_url(store: Store) -> None:
 
 def test_article_and_matches_in_one_transaction(store: Store) -> None:
     bad = Match(topic_id="t1", score=1.0, matched_terms=["x"], explanation={}, rules_version="v")
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         store.add_article(_article(), [bad, bad])  # duplicate (article, topic) violates uniqueness
     assert store.count_articles() == 0  # the article row was rolled back with its matches
 
@@ -61,7 +62,7 @@ def test_times_round_trip_as_aware_utc(store: Store) -> None:
     aid = store.add_article(_article(published=pk.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Karachi"))))
     art = store.get_article(aid)
     assert art.published == pk and art.published.tzinfo is not None
-    with pytest.raises(Exception):
+    with pytest.raises(StatementError, match="naive datetime"):
         store.add_article(_article(url="https://example.com/naive", published=datetime(2026, 1, 1)))
 
 
