@@ -94,7 +94,8 @@ class Daemon:
         self.store = store = await asyncio.to_thread(Store.open, self.runtime.config.storage_url())
         await asyncio.to_thread(store.sync_feeds, feed_configs(self.runtime),
                                 spread=settings.schedule.startup_spread)
-        await asyncio.to_thread(store.spread_due, spread=settings.schedule.startup_spread)
+        await asyncio.to_thread(store.spread_due, default_interval=settings.schedule.interval,
+                                spread=settings.schedule.startup_spread)
         fetcher = Fetcher(settings.http)
         self.pipeline = Pipeline(store, fetcher, self.runtime, self.on_flagged)
 

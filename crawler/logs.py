@@ -67,7 +67,7 @@ def setup_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "apscheduler", "hpack", "alembic", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "hpack", "alembic", "uvicorn.access", "watchfiles"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

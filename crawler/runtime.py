@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .extract import SiteProfiles, load_site_profiles
+from .extract.profiles import default_profiles
 from .rules import RuleSet, load_topics
 from .settings import ConfigError, FeedSettings, LoadedConfig, load_settings
 
@@ -46,8 +47,14 @@ def load_runtime(path: str | os.PathLike[str] | None = None) -> Runtime:
     except ConfigError as exc:
         problems.extend(exc.problems)
     sites = config.sites_file()
+    explicit = "sites" in config.settings.extract.model_fields_set
     try:
-        profiles = load_site_profiles(sites) if sites.exists() else load_site_profiles(None)
+        if sites.exists():
+            profiles = load_site_profiles(sites)
+        elif explicit:
+            problems.append(f"{config.path}: extract.sites: file not found: {sites}")
+        else:  # no sites.toml beside this config: the shipped profiles
+            profiles = default_profiles()
     except ConfigError as exc:
         problems.extend(exc.problems)
     if problems:

@@ -253,13 +253,34 @@ def create_store_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+_MIGRATION_LOCK_ID = 0x6E657773  # "news": the advisory lock key that serialises migrations
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent; run on every start)."""
+    """Bring the schema to the newest revision (idempotent; run on every start).
+
+    Several instances may start at once against one database: migrations are
+    serialised by an advisory lock on PostgreSQL and a file lock beside a SQLite
+    file, so the second instance finds the work done instead of racing it.
+    """
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    lock_file = None
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        import fcntl
+
+        lock_file = open(f"{database}.migrate.lock", "w")  # noqa: SIM115 - held until the end
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        if lock_file is not None:
+            lock_file.close()
 
 
 def _feed_state(row: RowMapping) -> FeedState:
@@ -350,18 +371,30 @@ class Store:
                     ))
             conn.execute(update(feeds).where(feeds.c.name.not_in(names)).values(enabled=False))
 
-    def spread_due(self, *, now: datetime | None = None, spread: float = 0.0) -> None:
-        """On start, make every enabled feed due within `spread` seconds (feeds that were already due stay due sooner)."""
+    def spread_due(self, *, default_interval: float, now: datetime | None = None,
+                   spread: float = 0.0) -> None:
+        """On start, bring forward feeds not polled within their interval, spread over `spread` seconds.
+
+        A restart thus polls promptly the feeds that are stale (or were backed
+        off), while a feed another instance polled a moment ago keeps its turn.
+        """
         now = now or utcnow()
+        c = feeds.c
         with self.engine.begin() as conn:
             rows = conn.execute(
-                select(feeds.c.id).where(feeds.c.enabled.is_(True)).order_by(feeds.c.next_poll_at)
+                select(c.id, c.interval, c.last_poll_at, c.next_poll_at)
+                .where(c.enabled.is_(True)).order_by(c.next_poll_at)
             ).all()
             n = max(len(rows), 1)
-            for i, (fid,) in enumerate(rows):
-                due = now + timedelta(seconds=spread * i / n)
-                conn.execute(update(feeds).where(and_(feeds.c.id == fid, feeds.c.next_poll_at > due))
-                             .values(next_poll_at=due))
+            for i, (fid, interval, last, due) in enumerate(rows):
+                fresh_until = last + timedelta(seconds=interval or default_interval) if last else None
+                if fresh_until is None or fresh_until <= now:
+                    target = now + timedelta(seconds=spread * i / n)
+                else:
+                    target = fresh_until
+                if target < due:
+                    conn.execute(update(feeds).where(and_(c.id == fid, c.next_poll_at > target))
+                                 .values(next_poll_at=target))
 
     def claim_due_feeds(self, owner: str, *, limit: int, lease: float,
                         now: datetime | None = None, names: Sequence[str] | None = None) -> list[FeedState]:

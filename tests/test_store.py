@@ -182,3 +182,14 @@ def test_sqlite_uses_wal(sqlite_url: str) -> None:
     with s.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     s.close()
+
+
+def test_spread_due_brings_forward_only_stale_feeds(store: Store) -> None:
+    now = datetime.now(UTC)
+    store.sync_feeds([FeedConfig("stale", "https://a.example/f"), FeedConfig("fresh", "https://b.example/f")], now=now)
+    for f in store.claim_due_feeds("me", limit=2, lease=60, now=now):
+        polled = now - timedelta(hours=2) if f.name == "stale" else now - timedelta(seconds=10)
+        store.record_poll(f.id, PollOutcome(ok=True, polled_at=polled, next_poll_at=now + timedelta(hours=5)))
+    store.spread_due(default_interval=600, now=now, spread=0)
+    assert store.get_feed("stale").next_poll_at == now  # restart: polled promptly
+    assert store.get_feed("fresh").next_poll_at == now - timedelta(seconds=10) + timedelta(seconds=600)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +105,35 @@ def db(tmp: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(tmp / "newswatch.db")
     conn.row_factory = sqlite3.Row
     return conn
+
+
+class Daemon:
+    def __init__(self, tmp: Path, cfg: Path) -> None:
+        self.log = tmp / "daemon.log"
+        self.proc = subprocess.Popen([*CLI, "run", "--config", str(cfg), "--log-level", "debug"],
+                                     stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
+                                     env=env(tmp), cwd=tmp)
+
+    def logs(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.logs():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited ({self.proc.returncode}):\n{self.logs()}")
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not logged within {timeout}s:\n{self.logs()[-3000:]}")
+
+    def stop(self, timeout: float = 10) -> tuple[int, float]:
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=timeout)
+        return rc, time.monotonic() - start
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

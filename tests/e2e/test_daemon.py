@@ -4,55 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.e2e.helpers import CLI, TEST_TOPIC, db, env, newswatch, page, rss, write_config
+from tests.e2e.helpers import TEST_TOPIC, Daemon, db, newswatch, page, rss, write_config
 from tests.support.server import LoopbackServer, RecordedRequest, Response
-
-
-class Daemon:
-    def __init__(self, tmp: Path, cfg: Path) -> None:
-        self.log = tmp / "daemon.log"
-        self.proc = subprocess.Popen([*CLI, "run", "--config", str(cfg), "--log-level", "debug"],
-                                     stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
-                                     env=env(tmp), cwd=tmp)
-
-    def logs(self) -> str:
-        return self.log.read_text()
-
-    def wait_for(self, text: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.logs():
-                return
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited ({self.proc.returncode}):\n{self.logs()}")
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} not logged within {timeout}s:\n{self.logs()[-3000:]}")
-
-    def stop(self, timeout: float = 10) -> tuple[int, float]:
-        start = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=timeout)
-        return rc, time.monotonic() - start
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture
-def daemons():
-    started: list[Daemon] = []
-    yield started
-    for d in started:
-        d.kill()
 
 
 def _growing_feed(server: LoopbackServer, path: str) -> None:
