@@ -1,0 +1,243 @@
+"""Compiled topics and the matcher: one tokenisation per article, all topics at once.
+
+A `RuleSet` is built once (on load or reload).  It knows every word and prefix
+its topics use, and for each topic a trigger set (words one of which must occur
+for the query to hold), so an article only has its queries evaluated for the
+topics whose triggers it contains.  Explanations, with character offsets into
+the original strings, are computed only for topics that matched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler.models import Document, Match
+from crawler.rules.index import FIELDS, DocIndex, Vocabulary
+from crawler.rules.nodes import DEFAULT_FIELDS, Node, Term
+from crawler.rules.parser import parse_query
+
+__all__ = ["Example", "Query", "RuleSet", "Topic", "compile_query"]
+
+FIELD_WEIGHTS = {"title": 3.0, "body": 1.0, "url": 0.5, "source": 0.5, "author": 0.5}
+"""A hit in the title says more about what an article is about than one in the body."""
+SNIPPET_CHARS = 160
+MAX_SNIPPETS = 3
+
+
+@dataclass(eq=False)
+class Query:
+    """A compiled query: the source text and its node tree."""
+
+    text: str
+    root: Node
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def terms(self) -> list[Term]:
+        return self.root.terms()
+
+
+def compile_query(text: str) -> Query:
+    """Parse and compile query text; raise `RulesSyntaxError` (a `ConfigError`) if it is wrong."""
+    return Query(text=text, root=parse_query(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A short text a topic must (or must not) match; checked whenever the topic is loaded."""
+
+    text: str
+    title: str = ""
+
+    def document(self) -> Document:
+        return Document(title=self.title, body=self.text)
+
+
+@dataclass(eq=False)
+class Topic:
+    """One topic: what to flag (`query`), what never to flag (`exclude`), and whom to tell."""
+
+    id: str
+    query: Query
+    name: str = ""
+    description: str = ""
+    exclude: Query | None = None
+    notify_urls: list[str] = field(default_factory=list)
+    notify_mode: str | None = None
+    """`immediate`, `digest` or `off`; None means the `[notify]` default of newswatch.toml."""
+    examples_match: list[Example] = field(default_factory=list)
+    examples_no_match: list[Example] = field(default_factory=list)
+    path: Path | None = None
+
+    def canonical(self) -> str:
+        """What the rules version is hashed from: the compiled queries, not their layout."""
+        return json.dumps([self.id, str(self.query), str(self.exclude) if self.exclude else ""],
+                          ensure_ascii=False)
+
+
+class RuleSet:
+    """All topics compiled together; `match` is what the pipeline calls for every article."""
+
+    def __init__(self, topics: list[Topic]) -> None:
+        self.topics: list[Topic] = list(topics)
+        self._by_id = {t.id: t for t in self.topics}
+        words: set[str] = set()
+        prefixes: set[str] = set()
+        self._fields: set[str] = set(DEFAULT_FIELDS)
+        for t in self.topics:
+            for q in (t.query, t.exclude):
+                if q is None:
+                    continue
+                for term in q.terms():
+                    self._fields.update(term.fields)
+                    for variant in term.variants:
+                        for w in variant:
+                            (prefixes if w.prefix else words).add(w.text)
+        self.vocab = Vocabulary(words, prefixes)
+        self._always: list[int] = []
+        self._by_word: dict[str, list[int]] = {}
+        self._by_prefix: dict[str, list[int]] = {}
+        for i, t in enumerate(self.topics):
+            trig = t.query.root.triggers()
+            if trig is None:
+                self._always.append(i)
+                continue
+            for kind, value in trig:
+                (self._by_word if kind == "w" else self._by_prefix).setdefault(value, []).append(i)
+        self._trigger_words = frozenset(self._by_word)
+        digest = hashlib.sha256("\n".join(sorted(t.canonical() for t in self.topics)).encode())
+        self.version: str = digest.hexdigest()[:16]
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    def topic(self, topic_id: str) -> Topic:
+        try:
+            return self._by_id[topic_id]
+        except KeyError:
+            raise KeyError(f"no topic {topic_id!r} (topics: {', '.join(self._by_id) or 'none'})") from None
+
+    def _candidates(self, ix: DocIndex) -> list[int]:
+        cands = set(self._always)
+        for name in self._fields:
+            fi = ix.field(name)
+            if fi is None:
+                continue
+            for w in fi.present & self._trigger_words:
+                cands.update(self._by_word[w])
+            if self._by_prefix:
+                for p in fi.matched_prefixes():
+                    ids = self._by_prefix.get(p)
+                    if ids:
+                        cands.update(ids)
+        return sorted(cands)
+
+    def matching_ids(self, doc: Document) -> list[str]:
+        """Ids of the topics that flag `doc` (no explanations: the fast path, used by eval)."""
+        ix = DocIndex(doc, self.vocab)
+        out = []
+        for i in self._candidates(ix):
+            t = self.topics[i]
+            if t.query.root.holds(ix) and not (t.exclude is not None and t.exclude.root.holds(ix)):
+                out.append(t.id)
+        return out
+
+    def match(self, doc: Document) -> list[Match]:
+        """The topics that flag `doc`, each with score, matched terms and explanation."""
+        ids = self.matching_ids(doc)
+        if not ids:
+            return []
+        precise = DocIndex(doc, self.vocab, precise=True)
+        out = []
+        for tid in ids:
+            exp = self._explain(precise, self._by_id[tid])
+            out.append(Match(topic_id=tid, score=exp["score"], matched_terms=exp["matched_terms"],
+                             explanation=exp, rules_version=self.version))
+        return out
+
+    def explain(self, doc: Document, topic_id: str) -> dict[str, Any]:
+        """Why `doc` does or does not match a topic: the clause tree with what held, hits, snippets."""
+        return self._explain(DocIndex(doc, self.vocab, precise=True), self.topic(topic_id))
+
+    def _explain(self, ix: DocIndex, topic: Topic) -> dict[str, Any]:
+        hits: list[dict[str, Any]] = []
+        tree = topic.query.root.explain(ix, hits)
+        held = tree["held"]
+        exclude_tree = None
+        excluded = False
+        if topic.exclude is not None:
+            ex_hits: list[dict[str, Any]] = []
+            exclude_tree = topic.exclude.root.explain(ix, ex_hits)
+            excluded = exclude_tree["held"]
+        if not held:
+            # Show where the terms that did occur are, even though the query failed.
+            hits = []
+            for term in topic.query.terms():
+                term.explain(ix, hits)
+        hits = _dedupe(hits)
+        terms = list(dict.fromkeys(h["term"] for h in hits))
+        return {
+            "topic": topic.id,
+            "matched": held and not excluded,
+            "query_held": held,
+            "excluded": excluded,
+            "clauses": tree,
+            "exclude_clauses": exclude_tree,
+            "hits": hits,
+            "snippets": _snippets(ix, hits),
+            "score": _score(hits) if held else 0.0,
+            "matched_terms": terms,
+            "rules_version": self.version,
+        }
+
+
+def _dedupe(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[str, int, int, str]] = set()
+    out = []
+    for h in sorted(hits, key=lambda h: (FIELDS.index(h["field"]), h["start"], h["end"])):
+        key = (h["field"], h["start"], h["end"], h["term"])
+        if key not in seen:
+            seen.add(key)
+            out.append(h)
+    return out
+
+
+def _score(hits: list[dict[str, Any]]) -> float:
+    """Field-weighted hits with diminishing returns, plus a little for each distinct term."""
+    per_field: dict[str, int] = {}
+    for h in hits:
+        per_field[h["field"]] = per_field.get(h["field"], 0) + 1
+    score = sum(FIELD_WEIGHTS.get(f, 0.5) * (1 + math.log(n)) for f, n in per_field.items())
+    score += 0.25 * len({h["term"] for h in hits})
+    return round(score, 3)
+
+
+def _snippets(ix: DocIndex, hits: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """A few ~160-character windows of original text around hits, per field."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for h in hits:
+        fi = ix.field(h["field"])
+        if fi is None:
+            continue
+        text = fi.text
+        half = max(0, (SNIPPET_CHARS - (h["end"] - h["start"])) // 2)
+        start, end = max(0, h["start"] - half), min(len(text), h["end"] + half)
+        if start > 0:  # do not cut a word in half
+            sp = text.find(" ", start, h["start"])
+            start = sp + 1 if sp >= 0 else start
+        if end < len(text):
+            sp = text.rfind(" ", h["end"], end)
+            end = sp if sp >= 0 else end
+        lst = out.setdefault(h["field"], [])
+        if lst and start <= lst[-1]["end"]:
+            lst[-1]["end"] = max(lst[-1]["end"], end)
+            lst[-1]["text"] = text[lst[-1]["start"]:lst[-1]["end"]]
+        elif len(lst) < MAX_SNIPPETS:
+            lst.append({"start": start, "end": end, "text": text[start:end]})
+    return out

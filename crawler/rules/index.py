@@ -1,0 +1,159 @@
+"""The per-document term index a compiled query is evaluated against.
+
+A document is tokenised once per field; everything else (positions, wildcard
+expansions, case-preserving tokens, character offsets) is computed lazily and
+only for the words the rule set actually uses, because most articles match
+nothing and should cost no more than one tokenisation and a set intersection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from crawler.models import Document
+from crawler.rules.text import fast_tokens, spans_tokens
+
+__all__ = ["FIELDS", "DocIndex", "FieldIndex", "Vocabulary", "field_text"]
+
+FIELDS = ("title", "body", "url", "source", "author")
+"""Fields a query can scope a term to; unscoped terms look at title and body."""
+
+
+def field_text(doc: Document, field: str) -> str:
+    """The original string a field is read from (authors are joined with `; `)."""
+    if field == "author":
+        return "; ".join(doc.authors)
+    return str(getattr(doc, field) or "")
+
+
+class Vocabulary:
+    """The exact words and wildcard prefixes a rule set uses, to index nothing else."""
+
+    __slots__ = ("prefixes3", "words")
+
+    def __init__(self, words: Iterable[str], prefixes: Iterable[str]) -> None:
+        self.words: frozenset[str] = frozenset(words)
+        # Prefixes grouped by their first three characters, then by length, so a token
+        # costs one dict lookup plus one set lookup per prefix length in its group.
+        grouped: dict[str, dict[int, set[str]]] = {}
+        for p in prefixes:
+            grouped.setdefault(p[:3], {}).setdefault(len(p), set()).add(p)
+        self.prefixes3: dict[str, tuple[tuple[int, frozenset[str]], ...]] = {
+            k: tuple(sorted((n, frozenset(ps)) for n, ps in v.items())) for k, v in grouped.items()
+        }
+
+
+class FieldIndex:
+    """Tokens of one field, with lazily built positions, expansions and offsets."""
+
+    __slots__ = ("_cased", "_pos", "_wild", "present", "spans", "text", "tokens", "vocab")
+
+    def __init__(self, text: str, vocab: Vocabulary, precise: bool) -> None:
+        self.text = text
+        self.vocab = vocab
+        if precise:
+            self.tokens, spans = spans_tokens(text)
+            self.spans: list[tuple[int, int]] | None = spans
+        else:
+            self.tokens = fast_tokens(text)
+            self.spans = None
+        self.present: set[str] = set(self.tokens)
+        self._pos: dict[str, list[int]] | None = None
+        self._wild: dict[str, list[str]] | None = None
+        self._cased: list[str] | None = None
+
+    def expand(self, prefix: str) -> list[str]:
+        """The distinct tokens of this field that start with `prefix` (a rule-set wildcard)."""
+        if self._wild is None:
+            wild: dict[str, list[str]] = {}
+            groups = self.vocab.prefixes3
+            if groups:
+                for t in self.present:
+                    g = groups.get(t[:3])
+                    if g:
+                        for n, ps in g:
+                            p = t[:n]
+                            if p in ps:
+                                if p in wild:
+                                    wild[p].append(t)
+                                else:
+                                    wild[p] = [t]
+            self._wild = wild
+        return self._wild.get(prefix, [])
+
+    def matched_prefixes(self) -> list[str]:
+        """The rule-set wildcards that have at least one expansion in this field."""
+        self.expand("")
+        assert self._wild is not None
+        return list(self._wild)
+
+    def positions(self, word: str) -> list[int]:
+        """Token positions of an exact word (built once, for rule-set words only)."""
+        if self._pos is None:
+            want = self.present & self.vocab.words
+            if self.vocab.prefixes3:
+                self.expand("")
+                assert self._wild is not None
+                for ts in self._wild.values():
+                    want.update(ts)
+            pos: dict[str, list[int]] = {}
+            if want:
+                for i, t in enumerate(self.tokens):
+                    if t in want:
+                        if t in pos:
+                            pos[t].append(i)
+                        else:
+                            pos[t] = [i]
+            self._pos = pos
+        return self._pos.get(word, [])
+
+    @property
+    def cased(self) -> list[str]:
+        """Tokens without case folding, aligned with `tokens` (for `{RAW}`-style terms)."""
+        if self._cased is None:
+            if self.spans is not None:
+                cased = spans_tokens(self.text, fold=False)[0]
+            else:
+                cased = fast_tokens(self.text, fold=False)
+            # Folding never changes word boundaries in practice; if it did, match nothing cased.
+            self._cased = cased if len(cased) == len(self.tokens) else [""] * len(self.tokens)
+        return self._cased
+
+    def char_span(self, start: int, end: int) -> tuple[int, int]:
+        """Character offsets in the original text of tokens `start`..`end` (exclusive)."""
+        assert self.spans is not None, "offsets need a precise index"
+        return self.spans[start][0], self.spans[end - 1][1]
+
+
+class DocIndex:
+    """All fields of one document, indexed for one rule set; `cache` memoises term results."""
+
+    __slots__ = ("cache", "doc", "fields", "precise", "vocab")
+
+    def __init__(self, doc: Document, vocab: Vocabulary, precise: bool = False) -> None:
+        self.doc = doc
+        self.vocab = vocab
+        self.precise = precise
+        self.fields: dict[str, FieldIndex | None] = {}
+        """Fields indexed so far (None: empty); read it directly in hot loops, else use `field`."""
+        self.cache: dict[Any, Any] = {}
+
+    def field(self, name: str) -> FieldIndex | None:
+        """The index of a field, or None when the field is empty."""
+        try:
+            return self.fields[name]
+        except KeyError:
+            text = field_text(self.doc, name)
+            fi = FieldIndex(text, self.vocab, self.precise) if text else None
+            self.fields[name] = fi
+            return fi
+
+    def present_words(self) -> set[str]:
+        """Distinct tokens of title and body (what topic triggers are checked against)."""
+        out: set[str] = set()
+        for name in ("title", "body"):
+            fi = self.field(name)
+            if fi is not None:
+                out |= fi.present
+        return out

@@ -1,0 +1,497 @@
+"""Compiled query nodes: the Boolean/proximity tree a topic query becomes.
+
+Each node answers `holds(ix)` (short-circuit, for matching every article) and
+`explain(ix, hits)` (no short-circuit, for telling an analyst which clause held
+or failed).  Positional nodes (terms, OR-groups of them, NEAR) also give their
+occurrences as `(field, first_token, end_token)` spans, which is what proximity
+and counting work on.  Rendering a node with `str()` gives the canonical query
+text, which is also what the rules version is hashed from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.rules.index import DocIndex, FieldIndex
+
+__all__ = [
+    "DEFAULT_FIELDS",
+    "And",
+    "AtLeast",
+    "Count",
+    "Near",
+    "Node",
+    "Not",
+    "Occurrence",
+    "Or",
+    "Term",
+    "Word",
+]
+
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
+
+Occurrence = tuple[str, int, int]
+"""(field, first token position, end token position exclusive)."""
+
+Hits = list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a term: normalised text, whether it is a prefix, and its exact case if required."""
+
+    text: str
+    prefix: bool = False
+    cased: str | None = None
+
+    def accepts(self, fi: FieldIndex, i: int) -> bool:
+        t = fi.tokens[i]
+        if self.prefix:
+            if not t.startswith(self.text):
+                return False
+        elif t != self.text:
+            return False
+        if self.cased is not None:
+            c = fi.cased[i]
+            return c.startswith(self.cased) if self.prefix else c == self.cased
+        return True
+
+
+class Node:
+    """Base of the query tree."""
+
+    positional: bool = False
+
+    def holds(self, ix: DocIndex) -> bool:
+        raise NotImplementedError
+
+    def occurrences(self, ix: DocIndex) -> list[Occurrence]:
+        raise TypeError(f"{self} has no word positions")
+
+    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def triggers(self) -> set[tuple[str, str]] | None:
+        """Words/prefixes one of which must occur for this node to hold (None: no such set)."""
+        raise NotImplementedError
+
+    def terms(self) -> list[Term]:
+        raise NotImplementedError
+
+    def cost(self) -> int:
+        """A rough price of `holds`, to evaluate cheap clauses of an AND first."""
+        return 1
+
+
+def _wrap(node: Node) -> str:
+    s = str(node)
+    return f"({s})" if isinstance(node, And | Or | Near) else s
+
+
+@dataclass(eq=False)
+class Term(Node):
+    """A word, phrase or wildcard, with its spelling variants (`back-channel` has three)."""
+
+    surface: str
+    variants: tuple[tuple[Word, ...], ...]
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    positional = True
+
+    def __str__(self) -> str:
+        if self.fields == DEFAULT_FIELDS:
+            return self.surface
+        return " ".join(f"{f}:{self.surface}" for f in self.fields) if len(self.fields) > 1 else f"{self.fields[0]}:{self.surface}"
+
+    def __post_init__(self) -> None:
+        # Most terms are one plain word or one wildcard: answer those with a set lookup.
+        self.simple: str | None = None
+        self.lone_prefix: str | None = None
+        if len(self.variants) == 1 and len(self.variants[0]) == 1:
+            w = self.variants[0][0]
+            if w.cased is None:
+                if w.prefix:
+                    self.lone_prefix = w.text
+                else:
+                    self.simple = w.text
+
+    def cost(self) -> int:
+        return 1 if self.simple is not None else 3
+
+    def holds(self, ix: DocIndex) -> bool:
+        word = self.simple
+        if word is not None:
+            for f in self.fields:
+                fi = ix.fields.get(f) or ix.field(f)
+                if fi is not None and word in fi.present:
+                    return True
+            return False
+        prefix = self.lone_prefix
+        if prefix is not None:  # any expansion will do
+            for f in self.fields:
+                fi = ix.fields.get(f) or ix.field(f)
+                if fi is not None and fi.expand(prefix):
+                    return True
+            return False
+        return bool(self.occurrences(ix))
+
+    def occurrences(self, ix: DocIndex) -> list[Occurrence]:
+        word = self.simple
+        if word is not None:  # the common case, cheap enough not to cache
+            simple: list[Occurrence] = []
+            for f in self.fields:
+                fi = ix.fields.get(f) or ix.field(f)
+                if fi is not None and word in fi.present:
+                    simple.extend([(f, i, i + 1) for i in fi.positions(word)])
+            return simple
+        cached = ix.cache.get(self)
+        if cached is not None:
+            return cached
+        out: list[Occurrence] = []
+        for f in self.fields:
+            fi = ix.field(f)
+            if fi is None:
+                continue
+            starts: set[int] = set()
+            for words in self.variants:
+                first = words[0]
+                if first.prefix:
+                    cands: list[int] = []
+                    for t in fi.expand(first.text):
+                        cands.extend(fi.positions(t))
+                elif first.text in fi.present:
+                    cands = fi.positions(first.text)
+                else:
+                    continue
+                n = len(words)
+                ntok = len(fi.tokens)
+                for i in cands:
+                    if i in starts or i + n > ntok:
+                        continue
+                    if all(w.accepts(fi, i + k) for k, w in enumerate(words)):
+                        starts.add(i)
+                        out.append((f, i, i + n))
+        out.sort()
+        ix.cache[self] = out
+        return out
+
+    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+        occ = self.occurrences(ix)
+        if hits is not None and occ:
+            for f, s, e in occ:
+                fi = ix.field(f)
+                assert fi is not None
+                start, end = fi.char_span(s, e)
+                hits.append({"term": self.surface, "field": f, "start": start, "end": end,
+                             "text": fi.text[start:end]})
+        return {"op": "term", "text": str(self), "held": bool(occ), "count": len(occ)}
+
+    def triggers(self) -> set[tuple[str, str]] | None:
+        out: set[tuple[str, str]] = set()
+        for words in self.variants:
+            exact = [w.text for w in words if not w.prefix]
+            if exact:
+                out.add(("w", max(exact, key=len)))
+            else:
+                out.add(("p", words[0].text))
+        return out
+
+    def terms(self) -> list[Term]:
+        return [self]
+
+
+@dataclass(eq=False)
+class And(Node):
+    children: list[Node]
+
+    def __str__(self) -> str:
+        return " AND ".join(_wrap(c) for c in self.children)
+
+    def __post_init__(self) -> None:
+        # Cheap clauses first: a failing word test spares a proximity search.
+        self._order = sorted(self.children, key=lambda c: c.cost())
+
+    def cost(self) -> int:
+        return sum(c.cost() for c in self.children)
+
+    def holds(self, ix: DocIndex) -> bool:
+        return all(c.holds(ix) for c in self._order)
+
+    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+        kids = [c.explain(ix, None) for c in self.children]
+        held = all(k["held"] for k in kids)
+        if held and hits is not None:
+            kids = [c.explain(ix, hits) for c in self.children]
+        return {"op": "AND", "text": str(self), "held": held, "children": kids}
+
+    def triggers(self) -> set[tuple[str, str]] | None:
+        best: set[tuple[str, str]] | None = None
+        for c in self.children:
+            t = c.triggers()
+            if t is not None and (best is None or len(t) < len(best)):
+                best = t
+        return best
+
+    def terms(self) -> list[Term]:
+        return [t for c in self.children for t in c.terms()]
+
+
+@dataclass(eq=False)
+class Or(Node):
+    children: list[Node]
+
+    def __post_init__(self) -> None:
+        self.positional = all(c.positional for c in self.children)
+        # Plain words are tested together with one C-level set intersection per field.
+        words: dict[tuple[str, ...], set[str]] = {}
+        self._rest: list[Node] = []
+        for c in self.children:
+            if isinstance(c, Term) and c.simple is not None:
+                words.setdefault(c.fields, set()).add(c.simple)
+            else:
+                self._rest.append(c)
+        self._words = [(f, frozenset(ws)) for f, ws in words.items()]
+        self._rest.sort(key=lambda c: c.cost())
+
+    def __str__(self) -> str:
+        return " OR ".join(_wrap(c) for c in self.children)
+
+    def cost(self) -> int:
+        return sum(c.cost() for c in self.children)
+
+    def holds(self, ix: DocIndex) -> bool:
+        for fields, words in self._words:
+            for f in fields:
+                fi = ix.fields.get(f) or ix.field(f)
+                if fi is not None and not words.isdisjoint(fi.present):
+                    return True
+        return any(c.holds(ix) for c in self._rest)
+
+    def occurrences(self, ix: DocIndex) -> list[Occurrence]:
+        if len(self.children) == 1:
+            return self.children[0].occurrences(ix)
+        cached = ix.cache.get(self)
+        if cached is None:
+            cached = sorted({o for c in self.children for o in c.occurrences(ix)})
+            ix.cache[self] = cached
+        return cached
+
+    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+        kids = []
+        for c in self.children:
+            k = c.explain(ix, None)
+            if k["held"] and hits is not None:
+                k = c.explain(ix, hits)
+            kids.append(k)
+        return {"op": "OR", "text": str(self), "held": any(k["held"] for k in kids), "children": kids}
+
+    def triggers(self) -> set[tuple[str, str]] | None:
+        out: set[tuple[str, str]] = set()
+        for c in self.children:
+            t = c.triggers()
+            if t is None:
+                return None
+            out |= t
+        return out
+
+    def terms(self) -> list[Term]:
+        return [t for c in self.children for t in c.terms()]
+
+
+@dataclass(eq=False)
+class Not(Node):
+    child: Node
+
+    def __str__(self) -> str:
+        return f"NOT {_wrap(self.child)}"
+
+    def cost(self) -> int:
+        return self.child.cost()
+
+    def holds(self, ix: DocIndex) -> bool:
+        return not self.child.holds(ix)
+
+    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+        k = self.child.explain(ix, None)
+        return {"op": "NOT", "text": str(self), "held": not k["held"], "children": [k]}
+
+    def triggers(self) -> set[tuple[str, str]] | None:
+        return None
+
+    def terms(self) -> list[Term]:
+        return self.child.terms()
+
+
+@dataclass(eq=False)
+class Near(Node):
+    """`a NEAR/n b`: some occurrence of each side, in the same field, with at most n words between."""
+
+    left: Node
+    right: Node
+    distance: int
+    ordered: bool = False
+    positional = True
+
+    def __str__(self) -> str:
+        op = "ONEAR" if self.ordered else "NEAR"
+        return f"{_wrap(self.left)} {op}/{self.distance} {_wrap(self.right)}"
+
+    def occurrences(self, ix: DocIndex) -> list[Occurrence]:
+        cached = ix.cache.get(self)
+        if cached is not None:
+            return cached
+        out: set[Occurrence] = set()
+        anchors: set[Occurrence] = set()
+        # Both sides must occur at all before positions are worth computing (set lookups).
+        left = self.left.occurrences(ix) if self.left.holds(ix) and self.right.holds(ix) else []
+        if left:
+            right = self.right.occurrences(ix)
+            n = self.distance
+            for lf, ls, le in left:
+                for rf, rs, re_ in right:
+                    if rf != lf:
+                        continue
+                    if le <= rs:
+                        ok = rs - le <= n
+                    elif re_ <= ls:
+                        ok = not self.ordered and ls - re_ <= n
+                    else:
+                        ok = False  # overlapping spans are the same words, not two near each other
+                    if ok:
+                        out.add((lf, min(ls, rs), max(le, re_)))
+                        anchors.add((lf, ls, le))
+        result = sorted(out)
+        ix.cache[self] = result
+        ix.cache[(self, "anchors")] = sorted(anchors)
+        return result
+
+    def anchors(self, ix: DocIndex) -> list[Occurrence]:
+        """Occurrences of the left side that have the right side nearby (what COUNT counts)."""
+        self.occurrences(ix)
+        return ix.cache[(self, "anchors")]
+
+    def cost(self) -> int:
+        return 10 * (self.left.cost() + self.right.cost())
+
+    def holds(self, ix: DocIndex) -> bool:
+        return bool(self.occurrences(ix))
+
+    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+        occ = self.occurrences(ix)
+        held = bool(occ)
+        local: Hits | None = [] if held and hits is not None else None
+        kids = [self.left.explain(ix, local), self.right.explain(ix, local)]
+        if local and hits is not None:
+            # Highlight only the words that lie inside a window that satisfied the proximity.
+            windows = []
+            for f, s, e in occ:
+                fi = ix.field(f)
+                assert fi is not None
+                windows.append((f, *fi.char_span(s, e)))
+            hits.extend(h for h in local if any(
+                f == h["field"] and s <= h["start"] and h["end"] <= e for f, s, e in windows))
+        return {"op": "ONEAR" if self.ordered else "NEAR", "distance": self.distance,
+                "text": str(self), "held": held, "count": len(occ), "children": kids}
+
+    def triggers(self) -> set[tuple[str, str]] | None:
+        a, b = self.left.triggers(), self.right.triggers()
+        if a is None:
+            return b
+        if b is None:
+            return a
+        return a if len(a) <= len(b) else b
+
+    def terms(self) -> list[Term]:
+        return self.left.terms() + self.right.terms()
+
+
+@dataclass(eq=False)
+class AtLeast(Node):
+    """`ATLEAST(n, a, b, c)`: at least n of the clauses hold."""
+
+    n: int
+    children: list[Node]
+
+    def __str__(self) -> str:
+        return f"ATLEAST({self.n}, " + ", ".join(str(c) for c in self.children) + ")"
+
+    def cost(self) -> int:
+        return sum(c.cost() for c in self.children)
+
+    def holds(self, ix: DocIndex) -> bool:
+        need = self.n
+        for c in self.children:
+            if c.holds(ix):
+                need -= 1
+                if need <= 0:
+                    return True
+        return False
+
+    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+        kids = [c.explain(ix, None) for c in self.children]
+        n_held = sum(1 for k in kids if k["held"])
+        held = n_held >= self.n
+        if held and hits is not None:
+            kids = [c.explain(ix, hits) if k["held"] else k for c, k in zip(self.children, kids, strict=True)]
+        return {"op": "ATLEAST", "n": self.n, "text": str(self), "held": held, "count": n_held,
+                "children": kids}
+
+    def triggers(self) -> set[tuple[str, str]] | None:
+        out: set[tuple[str, str]] = set()
+        for c in self.children:
+            t = c.triggers()
+            if t is None:
+                return None
+            out |= t
+        return out
+
+    def terms(self) -> list[Term]:
+        return [t for c in self.children for t in c.terms()]
+
+
+@dataclass(eq=False)
+class Count(Node):
+    """`COUNT(x) >= n`: x occurs at least n separate times (title and body occurrences add up).
+
+    Overlapping occurrences count once; for `COUNT(a NEAR/k b)` what is counted is the
+    separate places where `a` has `b` nearby, so one mention of `b` can serve two `a`s.
+    """
+
+    child: Node
+    n: int = field(default=1)
+
+    def __str__(self) -> str:
+        return f"COUNT({self.child}) >= {self.n}"
+
+    def count(self, ix: DocIndex) -> int:
+        """Separate occurrences: overlapping ones (one sentence's NEAR pairs) count once."""
+        child = self.child
+        occ = child.anchors(ix) if isinstance(child, Near) else child.occurrences(ix)
+        if len(occ) < 2:
+            return len(occ)
+        n = 0
+        last_field, last_end = "", -1
+        for f, s, e in sorted(occ, key=lambda o: (o[0], o[2], o[1])):
+            if f != last_field or s >= last_end:
+                n += 1
+                last_field, last_end = f, e
+        return n
+
+    def cost(self) -> int:
+        return 2 * self.child.cost()
+
+    def holds(self, ix: DocIndex) -> bool:
+        return self.count(ix) >= self.n
+
+    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+        count = self.count(ix)
+        held = count >= self.n
+        kid = self.child.explain(ix, hits if held else None)
+        return {"op": "COUNT", "n": self.n, "text": str(self), "held": held, "count": count,
+                "children": [kid]}
+
+    def triggers(self) -> set[tuple[str, str]] | None:
+        return self.child.triggers()
+
+    def terms(self) -> list[Term]:
+        return self.child.terms()
