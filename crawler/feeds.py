@@ -266,7 +266,8 @@ def _entry(
         published=published,
         authors=_authors(item),
         guid=guid,
-        source=source or outlet,
+        # an item naming its own outlet (aggregators, news search) says more than the feed's default
+        source=outlet or source,
         language=(language or feed_lang or None),
         opaque=is_opaque_link(link),
     )

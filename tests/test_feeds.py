@@ -121,9 +121,9 @@ def test_google_news_search_feed() -> None:
     assert first.language == "en-PK"
 
 
-def test_configured_source_wins_over_entry_source() -> None:
+def test_entry_source_wins_over_configured_source() -> None:
     feed = _parse("google_news.xml", source="My search")
-    assert {e.source for e in feed.entries} == {"My search"}
+    assert {e.source for e in feed.entries} == {"Example Times", "Example Daily"}
 
 
 def test_malformed_feed_still_yields_entries() -> None:
