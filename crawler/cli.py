@@ -453,6 +453,7 @@ def demo(keep: Annotated[bool, typer.Option(help="Keep the temporary database an
 
 def _mount_optional() -> None:
     """Sub-commands that live beside their own module."""
+    from .rules import history  # noqa: F401 - adds explain, backtest and stats to rules_app
     from .rules.cli import rules_app
 
     app.add_typer(rules_app, name="rules", help="Test, explain, evaluate and backtest topic rules.")

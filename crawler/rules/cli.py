@@ -81,12 +81,17 @@ def test_cmd(
     query: str = typer.Argument(..., help="A query, e.g. '(india OR delhi) NEAR/15 backchannel'."),
     text: str | None = typer.Option(None, "--text", "-t", help="Text to match (treated as the body)."),
     file: Path | None = typer.Option(None, "--file", "-f", help="A text file to match (its body)."),
+    url: str | None = typer.Option(None, "--url", "-u", help="An article page to fetch and extract."),
     title: str = typer.Option("", "--title", help="A title to match with the text."),
     as_json: bool = typer.Option(False, "--json", help="Print the explanation as JSON."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="newswatch.toml (HTTP settings for --url)."),
 ) -> None:
-    """Match one query against a text: match or not, highlighted terms and the clause tree."""
-    if (text is None) == (file is None):
-        fail(["give exactly one of --text or --file"])
+    """Match one query against a text, a file or a page: match or not, highlighted terms, clause tree."""
+    if sum(x is not None for x in (text, file, url)) != 1:
+        fail(["give exactly one of --text, --file or --url"])
+    if url is not None:
+        text, page_title = _fetch_article(url, config)
+        title = title or page_title
     if file is not None:
         try:
             text = file.read_text(encoding="utf-8")
@@ -109,6 +114,34 @@ def test_cmd(
         console.print(highlighted(title, exp["hits"], "title"))
     console.print(highlighted(text, exp["hits"], "body"))
     console.print(clause_tree(exp["clauses"]))
+
+
+def _fetch_article(url: str, config: Path | None) -> tuple[str, str]:
+    """Fetch and extract a page the way the daemon would; the config's HTTP settings apply."""
+    import asyncio
+
+    from crawler.extract import extract
+    from crawler.fetch import Fetcher, FetchError
+    from crawler.settings import HttpSettings
+
+    try:
+        http = load_settings(config).settings.http
+    except ConfigError:
+        http = HttpSettings()
+
+    async def get() -> tuple[bytes, str, str | None]:
+        async with Fetcher(http) as fetcher:
+            r = await fetcher.fetch(url)
+            return r.body, r.url, r.content_type
+
+    try:
+        body, final, ctype = asyncio.run(get())
+    except FetchError as exc:
+        fail([f"{url}: {exc}"], 1)
+    article = extract(body, final, content_type=ctype)
+    if not article.text:
+        fail([f"{url}: no article text found on the page"], 1)
+    return article.text, article.title
 
 
 @rules_app.command("eval")

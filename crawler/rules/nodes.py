@@ -10,6 +10,7 @@ text, which is also what the rules version is hashed from.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -345,21 +346,32 @@ class Near(Node):
         # Both sides must occur at all before positions are worth computing (set lookups).
         left = self.left.occurrences(ix) if self.left.holds(ix) and self.right.holds(ix) else []
         if left:
-            right = self.right.occurrences(ix)
             n = self.distance
+            # Right-side occurrences per field, sorted by start and by end, so each left
+            # occurrence finds its neighbours by bisection instead of scanning them all.
+            by_field: dict[str, tuple[list[int], list[Occurrence], list[int], list[Occurrence]]] = {}
+            for occ in self.right.occurrences(ix):
+                by_field.setdefault(occ[0], ([], [], [], []))
+            for f in by_field:
+                occs = [o for o in self.right.occurrences(ix) if o[0] == f]
+                by_start = sorted(occs, key=lambda o: o[1])
+                by_end = sorted(occs, key=lambda o: o[2])
+                by_field[f] = ([o[1] for o in by_start], by_start, [o[2] for o in by_end], by_end)
             for lf, ls, le in left:
-                for rf, rs, re_ in right:
-                    if rf != lf:
-                        continue
-                    if le <= rs:
-                        ok = rs - le <= n
-                    elif re_ <= ls:
-                        ok = not self.ordered and ls - re_ <= n
-                    else:
-                        ok = False  # overlapping spans are the same words, not two near each other
-                    if ok:
-                        out.add((lf, min(ls, rs), max(le, re_)))
-                        anchors.add((lf, ls, le))
+                near = by_field.get(lf)
+                if near is None:
+                    continue
+                starts, by_start, ends, by_end = near
+                # after: the right side starts at most n words after the left ends
+                found = by_start[bisect_left(starts, le):bisect_right(starts, le + n)]
+                if not self.ordered:
+                    # before: the right side ends at most n words before the left starts
+                    found = found + by_end[bisect_left(ends, ls - n):bisect_right(ends, ls)]
+                # (overlapping spans are the same words, not two near each other: never found)
+                for _, rs, re_ in found:
+                    out.add((lf, min(ls, rs), max(le, re_)))
+                if found:
+                    anchors.add((lf, ls, le))
         result = sorted(out)
         ix.cache[self] = result
         ix.cache[(self, "anchors")] = sorted(anchors)
