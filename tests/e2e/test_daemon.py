@@ -142,3 +142,20 @@ def test_bad_pages_are_counted_and_the_poll_goes_on(tmp_path: Path, server: Loop
     assert rows["ok"]["text_from"] == "page"
     status = json.loads(newswatch(tmp_path, "status", "--config", str(cfg), "--json").stdout)
     assert status["feeds"][0]["page_errors"] == 3
+
+
+def test_editing_a_rules_file_reloads_without_a_signal(tmp_path: Path, server: LoopbackServer, daemons) -> None:
+    server.route("/a.xml", rss([]))
+    cfg = write_config(tmp_path, [{"name": "a", "url": server.url("/a.xml")}])
+    d = Daemon(tmp_path, cfg)
+    daemons.append(d)
+    d.wait_for("event=daemon.started")
+    rules = tmp_path / "config" / "rules" / "test.toml"
+    rules.write_text(TEST_TOPIC.replace('"secret talks")', '"secret talks" OR "quiet talks")'), encoding="utf-8")
+    d.wait_for('event=reload.done reason="file changed"')
+    # an edit whose example fails is refused, and the running rules stay
+    rules.write_text(TEST_TOPIC + '\n[examples]\nmatch = ["nothing about the topic"]\n', encoding="utf-8")
+    d.wait_for("event=reload.refused")
+    assert "nothing about the topic" in d.logs()
+    assert d.proc.poll() is None
+    assert d.stop()[0] == 0
