@@ -140,12 +140,16 @@ def run(config: ConfigOpt = None,
     setup_logging(log_level)
     from .notify import make_notifier
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     daemon = Daemon(runtime)
     daemon.on_flagged = make_notifier(lambda: daemon.runtime).on_flagged
     try:
         raise typer.Exit(asyncio.run(daemon.run()))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+    except (SQLAlchemyError, OSError) as exc:  # e.g. PostgreSQL down at start: systemd retries
+        raise fail([f"{runtime.config.path}: storage.url: cannot open the database: {exc}"], 1) from None
 
 
 @app.command()

@@ -131,3 +131,11 @@ def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
 def test_missing_config_is_a_clear_error(tmp_path: Path) -> None:
     res = newswatch(tmp_path, "check", "--config", str(tmp_path / "nope.toml"))
     assert res.returncode == 2 and "not found" in res.stderr
+
+
+def test_run_with_an_unreachable_database_exits_1_without_traceback(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, [])
+    cfg.write_text(cfg.read_text().replace(f"sqlite:///{tmp_path / 'newswatch.db'}",
+                                           "postgresql+psycopg://nobody:x@127.0.0.1:1/none"))
+    res = newswatch(tmp_path, "run", "--config", str(cfg))
+    assert res.returncode == 1 and "cannot open the database" in res.stderr and "Traceback" not in res.stderr
