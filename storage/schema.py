@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UTCDateTime", "articles", "feeds", "marks", "matches", "metadata"]
+__all__ = ["UTCDateTime", "articles", "feeds", "marks", "matches", "metadata", "story_members"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -151,4 +152,17 @@ marks = Table(
     Column("note", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_marks_article", "article_id"),
+)
+
+story_members = Table(
+    # Which story (group of near-duplicate flagged articles) each article belongs to; a
+    # story's id is the id of its first member. The MinHash signature is kept so that a
+    # newly flagged article is placed without re-reading every stored text.
+    "story_members",
+    metadata,
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("story_id", Integer, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_story_members_story", "story_id"),
 )

@@ -12,41 +12,57 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
+    ColumnElement,
     Engine,
+    Integer,
     and_,
+    case,
+    column,
     create_engine,
     delete,
     event,
+    exists,
+    false,
     func,
     insert,
     or_,
     select,
+    text,
     update,
 )
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import IntegrityError
 
 from crawler.models import Match
 
-from .schema import articles, feeds, marks, matches
+from .schema import articles, feeds, marks, matches, story_members
+from .search import parse_search, to_fts5, to_tsquery
 
 __all__ = [
     "REVIEW_STATES",
+    "Backlog",
     "FeedConfig",
     "FeedState",
     "FlaggedArticle",
     "NewArticle",
     "PollOutcome",
+    "ReviewFilter",
+    "ReviewPage",
+    "ReviewRow",
+    "SearchResult",
+    "SourceCount",
     "Store",
     "StoredArticle",
     "StoredMatch",
@@ -230,6 +246,121 @@ class FlaggedArticle:
         }
 
 
+PG_TSVECTOR = ("to_tsvector('simple'::regconfig, left(coalesce(articles.title, '') || ' ' || "
+               "coalesce(articles.text, ''), 200000))")
+"""The indexed expression of migration 0002; queries must spell it the same to use the index."""
+
+
+@dataclass(slots=True)
+class ReviewFilter:
+    """What a review listing shows; the page, the API, the Atom feed and exports share it."""
+
+    state: str = "unreviewed"
+    """A review state, or `all`."""
+    topic: str | None = None
+    source: str | None = None
+    """An outlet (`source`) or a feed name."""
+    since: datetime | None = None
+    until: datetime | None = None
+    query: str | None = None
+    """Full-text search: words, "phrases", prefix*, a OR b, -excluded (see `storage.search`)."""
+    story_id: int | None = None
+
+
+@dataclass(slots=True)
+class ReviewRow:
+    """One flagged (article, topic) pair as the review app lists it, with its story."""
+
+    id: int
+    url: str
+    link: str
+    title: str
+    source: str | None
+    feed_name: str | None
+    published: datetime | None
+    fetched_at: datetime
+    topic: str
+    score: float
+    state: str
+    matched_terms: list[str]
+    note: str | None
+    reviewed_at: datetime | None
+    flagged_at: datetime
+    text_from: str
+    summary: str
+    story_id: int | None
+    story_size: int
+    text: str | None = None
+    """Only with `details=True`."""
+    explanation: dict[str, Any] | None = None
+    """Only with `details=True`."""
+
+    @property
+    def when(self) -> datetime:
+        return self.published or self.fetched_at
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id, "url": self.url, "link": self.link, "title": self.title,
+            "source": self.source, "feed": self.feed_name,
+            "published": self.published.isoformat() if self.published else None,
+            "fetched_at": self.fetched_at.isoformat(), "flagged_at": self.flagged_at.isoformat(),
+            "topic": self.topic, "score": round(self.score, 4), "state": self.state,
+            "matched_terms": self.matched_terms, "note": self.note,
+            "reviewed_at": self.reviewed_at.isoformat() if self.reviewed_at else None,
+            "text_from": self.text_from, "story_id": self.story_id, "story_size": self.story_size,
+        }
+        if self.text is not None:
+            data["text"] = self.text
+        return data
+
+
+@dataclass(slots=True)
+class ReviewPage:
+    rows: list[ReviewRow]
+    total: int
+    """Rows matching the filter, ignoring limit and offset (for pagination)."""
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """A stored article found by full-text search, flagged or not."""
+
+    id: int
+    url: str
+    link: str
+    title: str
+    source: str | None
+    published: datetime | None
+    fetched_at: datetime
+    topics: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "url": self.url, "link": self.link, "title": self.title,
+                "source": self.source,
+                "published": self.published.isoformat() if self.published else None,
+                "fetched_at": self.fetched_at.isoformat(), "topics": self.topics}
+
+
+@dataclass(slots=True)
+class SourceCount:
+    source: str
+    flagged: int
+    unreviewed: int
+    relevant: int
+    irrelevant: int
+
+
+@dataclass(slots=True)
+class Backlog:
+    """How much review work is waiting, and since when."""
+
+    counts: dict[str, int]
+    oldest_unreviewed: datetime | None
+    by_topic: dict[str, int]
+    """Unreviewed matches per topic."""
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -318,6 +449,31 @@ def _match_row(article_id: int, m: Match, now: datetime) -> dict[str, Any]:
         "created_at": now,
         "state": "unreviewed",
     }
+
+
+def _mark_in(conn: Connection, article_id: int, state: str, *, note: str | None,
+             topic: str | None, now: datetime) -> int:
+    """Set one article's matches to `state` and keep the decision in `marks` (inside the caller's transaction)."""
+    cond = matches.c.article_id == article_id
+    if topic:
+        cond = and_(cond, matches.c.topic_id == topic)
+    topics = [r[0] for r in conn.execute(select(matches.c.topic_id).where(cond))]
+    if not topics:
+        return 0
+    values: dict[str, Any] = {"state": state, "reviewed_at": None if state == "unreviewed" else now}
+    if note is not None:
+        values["note"] = note
+    conn.execute(update(matches).where(cond).values(**values))
+    conn.execute(insert(marks), [
+        {"article_id": article_id, "topic_id": t, "state": state, "note": note, "created_at": now}
+        for t in topics
+    ])
+    return len(topics)
+
+
+def _day(value: Any) -> date:
+    """`date(...)` comes back as text from SQLite and as a date from PostgreSQL."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 class Store:
@@ -619,22 +775,8 @@ class Store:
         if state not in REVIEW_STATES:
             raise ValueError(f"state must be one of {', '.join(REVIEW_STATES)}")
         now = now or utcnow()
-        cond = matches.c.article_id == article_id
-        if topic:
-            cond = and_(cond, matches.c.topic_id == topic)
         with self.engine.begin() as conn:
-            topics = [r[0] for r in conn.execute(select(matches.c.topic_id).where(cond))]
-            if not topics:
-                return 0
-            values: dict[str, Any] = {"state": state, "reviewed_at": None if state == "unreviewed" else now}
-            if note is not None:
-                values["note"] = note
-            conn.execute(update(matches).where(cond).values(**values))
-            conn.execute(insert(marks), [
-                {"article_id": article_id, "topic_id": t, "state": state, "note": note, "created_at": now}
-                for t in topics
-            ])
-        return len(topics)
+            return _mark_in(conn, article_id, state, note=note, topic=topic, now=now)
 
     def review_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -642,3 +784,264 @@ class Store:
         counts = dict.fromkeys(REVIEW_STATES, 0)
         counts.update({s: int(n) for s, n in rows})
         return counts
+
+    # ---- review app: listing, search, stories -------------------------
+
+    def ping(self) -> bool:
+        """True when the database answers (for `/healthz`)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(1)).scalar_one() == 1
+
+    def _search_condition(self, query: str) -> ColumnElement[bool]:
+        """Articles whose title or text match `query`, through the backend's full-text index."""
+        terms = parse_search(query)
+        if self.backend == "sqlite":
+            expr = to_fts5(terms)
+            if expr is None:
+                return false()
+            ids = (text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :fts_query")
+                   .bindparams(fts_query=expr).columns(column("rowid", Integer)))
+            return articles.c.id.in_(ids)
+        if self.backend == "postgresql":
+            expr = to_tsquery(terms)
+            if expr is None:
+                return false()
+            return text(f"{PG_TSVECTOR} @@ to_tsquery('simple'::regconfig, :ts_query)").bindparams(
+                ts_query=expr)
+        # another backend: no index, but the same meaning (every positive term, as a substring)
+        pos = [" ".join(t.words) for t in terms if not t.negated]
+        if not pos:
+            return false()
+        hay = func.lower(articles.c.title + " " + articles.c.text)
+        return and_(*[hay.contains(p) for p in pos])
+
+    def _review_conditions(self, f: ReviewFilter) -> list[ColumnElement[bool]]:
+        a, m = articles.c, matches.c
+        when = func.coalesce(a.published, a.fetched_at)
+        cond: list[ColumnElement[bool]] = []
+        if f.state != "all":
+            cond.append(m.state == f.state)
+        if f.topic:
+            cond.append(m.topic_id == f.topic)
+        if f.source:
+            cond.append(or_(a.source == f.source, a.feed_name == f.source))
+        if f.since:
+            cond.append(when >= f.since)
+        if f.until:
+            cond.append(when < f.until)
+        if f.story_id is not None:
+            cond.append(story_members.c.story_id == f.story_id)
+        if f.query and f.query.strip():
+            cond.append(self._search_condition(f.query))
+        return cond
+
+    @staticmethod
+    def _review_from() -> Any:
+        return articles.join(matches, matches.c.article_id == articles.c.id).outerjoin(
+            story_members, story_members.c.article_id == articles.c.id)
+
+    def review_page(self, f: ReviewFilter | None = None, *, limit: int | None = 50, offset: int = 0,
+                    details: bool = False) -> ReviewPage:
+        """Flagged (article, topic) rows, newest first, with their story and the total for paging.
+
+        `details` adds each article's text and the match's explanation (for the Atom feed and exports).
+        """
+        f = f or ReviewFilter()
+        a, m, sm = articles.c, matches.c, story_members.c
+        when = func.coalesce(a.published, a.fetched_at)
+        others = story_members.alias("sm2")
+        size = (select(func.count()).select_from(others).where(others.c.story_id == sm.story_id)
+                .correlate(story_members).scalar_subquery())
+        cols: list[Any] = [a.id, a.url, a.link, a.title, a.source, a.feed_name, a.published,
+                           a.fetched_at, a.text_from, a.summary, m.topic_id, m.score, m.state,
+                           m.matched_terms, m.note, m.reviewed_at, m.created_at, sm.story_id,
+                           size.label("story_size")]
+        if details:
+            cols += [a.text, m.explanation]
+        cond = self._review_conditions(f)
+        q = (select(*cols).select_from(self._review_from()).where(*cond)
+             .order_by(when.desc(), a.id.desc(), m.topic_id))
+        if limit is not None:
+            q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
+        count_q = select(func.count()).select_from(self._review_from()).where(*cond)
+        with self.engine.connect() as conn:
+            rows = [ReviewRow(
+                id=r["id"], url=r["url"], link=r["link"], title=r["title"], source=r["source"],
+                feed_name=r["feed_name"], published=r["published"], fetched_at=r["fetched_at"],
+                topic=r["topic_id"], score=r["score"], state=r["state"],
+                matched_terms=list(r["matched_terms"] or []), note=r["note"],
+                reviewed_at=r["reviewed_at"], flagged_at=r["created_at"], text_from=r["text_from"],
+                summary=r["summary"] or "", story_id=r["story_id"], story_size=int(r["story_size"] or 0),
+                text=r["text"] if details else None,
+                explanation=dict(r["explanation"] or {}) if details else None,
+            ) for r in conn.execute(q).mappings()]
+            total = int(conn.execute(count_q).scalar_one())
+        return ReviewPage(rows=rows, total=total)
+
+    def neighbours(self, article_id: int, f: ReviewFilter | None = None) -> tuple[int | None, int | None]:
+        """The articles before and after this one in a review listing (ids), for next/previous.
+
+        Works when the article itself no longer fits the filter (just marked, so no longer
+        unreviewed): its place in the order is all that matters.
+        """
+        f = f or ReviewFilter()
+        a = articles.c
+        when = func.coalesce(a.published, a.fetched_at)
+        with self.engine.connect() as conn:
+            cur = conn.execute(select(when.label("w")).where(a.id == article_id)).first()
+            if cur is None:
+                return None, None
+            w = cur[0]
+            if isinstance(w, str):  # SQLite returns coalesce() of two datetimes as text
+                w = datetime.fromisoformat(w).replace(tzinfo=UTC)
+            cond = [*self._review_conditions(f), a.id != article_id]
+            base = select(a.id).select_from(self._review_from()).where(*cond)
+            later = or_(when > w, and_(when == w, a.id > article_id))
+            earlier = or_(when < w, and_(when == w, a.id < article_id))
+            prev = conn.execute(base.where(later).order_by(when.asc(), a.id.asc()).limit(1)).scalar()
+            nxt = conn.execute(base.where(earlier).order_by(when.desc(), a.id.desc()).limit(1)).scalar()
+        return prev, nxt
+
+    def search_articles(self, query: str, *, limit: int = 50, offset: int = 0) -> tuple[list[SearchResult], int]:
+        """Every stored article (flagged or not) matching `query`, newest first, and how many there are."""
+        a = articles.c
+        cond = self._search_condition(query)
+        when = func.coalesce(a.published, a.fetched_at)
+        q = (select(a.id, a.url, a.link, a.title, a.source, a.feed_name, a.published, a.fetched_at)
+             .where(cond).order_by(when.desc(), a.id.desc()).limit(limit).offset(offset))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+            total = int(conn.execute(select(func.count()).select_from(articles).where(cond)).scalar_one())
+            topics: dict[int, list[str]] = {}
+            if rows:
+                for aid, tid in conn.execute(select(matches.c.article_id, matches.c.topic_id).where(
+                        matches.c.article_id.in_([r["id"] for r in rows])).order_by(matches.c.topic_id)):
+                    topics.setdefault(aid, []).append(tid)
+        return [SearchResult(id=r["id"], url=r["url"], link=r["link"], title=r["title"],
+                             source=r["source"] or r["feed_name"], published=r["published"],
+                             fetched_at=r["fetched_at"], topics=topics.get(r["id"], []))
+                for r in rows], total
+
+    def facets(self) -> tuple[list[str], list[str]]:
+        """The topics and sources that have flagged articles (for the filter menus)."""
+        src = func.coalesce(articles.c.source, articles.c.feed_name)
+        with self.engine.connect() as conn:
+            topics = [r[0] for r in conn.execute(
+                select(matches.c.topic_id).distinct().order_by(matches.c.topic_id))]
+            sources = [r[0] for r in conn.execute(
+                select(src).select_from(articles.join(matches, matches.c.article_id == articles.c.id))
+                .where(src.is_not(None)).distinct().order_by(src))]
+        return topics, sources
+
+    def flagged_without_story(self, *, limit: int = 1000) -> list[tuple[int, str, str]]:
+        """(id, title, text) of flagged articles not yet placed in a story, oldest first."""
+        a = articles.c
+        flagged = exists().where(matches.c.article_id == a.id)
+        placed = exists().where(story_members.c.article_id == a.id)
+        q = select(a.id, a.title, a.text).where(flagged, ~placed).order_by(a.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [(r[0], r[1] or "", r[2] or "") for r in conn.execute(q)]
+
+    def story_signatures(self) -> list[tuple[int, int, bytes]]:
+        """(article id, story id, MinHash signature) of every placed article."""
+        sm = story_members.c
+        with self.engine.connect() as conn:
+            return [(r[0], r[1], bytes(r[2])) for r in conn.execute(
+                select(sm.article_id, sm.story_id, sm.signature).order_by(sm.article_id))]
+
+    def save_stories(self, members: Sequence[tuple[int, int, bytes]],
+                     merges: Mapping[int, int] | None = None, *, now: datetime | None = None) -> None:
+        """Place articles in stories and fold merged stories into one, in one transaction.
+
+        Placing is idempotent: an article another writer placed first keeps its story.
+        """
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            if members:
+                rows = [{"article_id": a, "story_id": s, "signature": sig, "created_at": now}
+                        for a, s, sig in members]
+                if self.backend == "postgresql":
+                    stmt: Any = pg_dialect.insert(story_members).on_conflict_do_nothing()
+                elif self.backend == "sqlite":
+                    stmt = sqlite_dialect.insert(story_members).on_conflict_do_nothing()
+                else:
+                    stmt = insert(story_members)
+                conn.execute(stmt, rows)
+            for old, new in (merges or {}).items():
+                if old != new:
+                    conn.execute(update(story_members).where(story_members.c.story_id == old)
+                                 .values(story_id=new))
+
+    def story_of(self, article_id: int) -> int | None:
+        """The story an article was placed in, if any."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(story_members.c.story_id).where(
+                story_members.c.article_id == article_id)).scalar()
+
+    def story_rows(self, story_id: int) -> list[ReviewRow]:
+        """Every flagged (article, topic) row of one story, newest first."""
+        return self.review_page(ReviewFilter(state="all", story_id=story_id), limit=None).rows
+
+    def mark_story(self, story_id: int, state: str, *, note: str | None = None,
+                   topic: str | None = None, now: datetime | None = None) -> int:
+        """Mark every article of a story at once (one transaction); returns matches changed."""
+        if state not in REVIEW_STATES:
+            raise ValueError(f"state must be one of {', '.join(REVIEW_STATES)}")
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            ids = [r[0] for r in conn.execute(select(story_members.c.article_id).where(
+                story_members.c.story_id == story_id).order_by(story_members.c.article_id))]
+            return sum(_mark_in(conn, aid, state, note=note, topic=topic, now=now) for aid in ids)
+
+    # ---- dashboard and metrics -----------------------------------------
+
+    def flagged_per_day(self, since: datetime) -> list[tuple[date, str, int]]:
+        """(day, topic, flagged matches) by publication day (UTC) since `since`."""
+        a, m = articles.c, matches.c
+        when = func.coalesce(a.published, a.fetched_at)
+        day = func.date(when)
+        q = (select(day.label("day"), m.topic_id, func.count())
+             .select_from(articles.join(matches, m.article_id == a.id))
+             .where(when >= since).group_by(day, m.topic_id).order_by(day, m.topic_id))
+        with self.engine.connect() as conn:
+            return [(_day(d), t, int(n)) for d, t, n in conn.execute(q)]
+
+    def source_counts(self, *, since: datetime | None = None) -> list[SourceCount]:
+        """Flagged matches per outlet (or feed, for outlets without a name), most first."""
+        a, m = articles.c, matches.c
+        src = func.coalesce(a.source, a.feed_name, "—")
+
+        def n(state: str) -> Any:
+            return func.sum(case((m.state == state, 1), else_=0))
+
+        q = (select(src.label("source"), func.count(), n("unreviewed"), n("relevant"), n("irrelevant"))
+             .select_from(articles.join(matches, m.article_id == a.id)).group_by(src)
+             .order_by(func.count().desc(), src))
+        if since is not None:
+            q = q.where(func.coalesce(a.published, a.fetched_at) >= since)
+        with self.engine.connect() as conn:
+            return [SourceCount(source=r[0], flagged=int(r[1]), unreviewed=int(r[2] or 0),
+                                relevant=int(r[3] or 0), irrelevant=int(r[4] or 0))
+                    for r in conn.execute(q)]
+
+    def backlog(self) -> Backlog:
+        m = matches.c
+        with self.engine.connect() as conn:
+            oldest = conn.execute(select(func.min(m.created_at)).where(m.state == "unreviewed")).scalar()
+            by_topic = {t: int(n) for t, n in conn.execute(
+                select(m.topic_id, func.count()).where(m.state == "unreviewed")
+                .group_by(m.topic_id).order_by(m.topic_id))}
+        if isinstance(oldest, str):
+            oldest = datetime.fromisoformat(oldest)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return Backlog(counts=self.review_counts(), oldest_unreviewed=oldest, by_topic=by_topic)
+
+    def matches_by_topic(self) -> dict[tuple[str, str], int]:
+        """Matches per (topic, review state), for `/metrics`."""
+        m = matches.c
+        with self.engine.connect() as conn:
+            return {(t, s): int(n) for t, s, n in conn.execute(
+                select(m.topic_id, m.state, func.count()).group_by(m.topic_id, m.state))}
