@@ -138,9 +138,9 @@ def run(config: ConfigOpt = None,
 
     runtime = load_all(config)
     setup_logging(log_level)
-    from .notify import make_notifier
-
     from sqlalchemy.exc import SQLAlchemyError
+
+    from .notify import make_notifier
 
     daemon = Daemon(runtime)
     daemon.on_flagged = make_notifier(lambda: daemon.runtime).on_flagged
