@@ -21,7 +21,7 @@ from .logs import event, redact
 from .models import Match
 from .runtime import Runtime
 
-__all__ = ["Message", "Notifier", "make_notifier", "send_apprise"]
+__all__ = ["Message", "Notifier", "make_notifier", "safe_target", "send_apprise"]
 
 log = logging.getLogger("newswatch.notify")
 logging.getLogger("apprise").setLevel(logging.CRITICAL)  # it may log URLs with secrets
@@ -38,6 +38,24 @@ class Message:
     items: list[str] = field(default_factory=list)
 
 
+def safe_target(url: str) -> str:
+    """How a notifier URL may appear in a log line.
+
+    Apprise URLs carry tokens in the path too (`tgram://BOT_TOKEN/CHAT`), which
+    `redact` cannot know about; apprise's own privacy rendering masks them per
+    service. Anything apprise cannot parse is shown as its scheme only.
+    """
+    import apprise
+
+    try:
+        plugin = apprise.Apprise.instantiate(url)
+    except Exception:  # any parse failure: show nothing but the scheme
+        plugin = None
+    if plugin is None:
+        return url.split("://", 1)[0] + "://***" if "://" in url else "***"
+    return redact(str(plugin.url(privacy=True)).split("?", 1)[0])
+
+
 def send_apprise(urls: tuple[str, ...], title: str, body: str) -> bool:
     """Send one message to every URL; True when all of them accepted it."""
     import apprise
@@ -45,7 +63,7 @@ def send_apprise(urls: tuple[str, ...], title: str, body: str) -> bool:
     ap = apprise.Apprise()
     for url in urls:
         if not ap.add(url):
-            raise ValueError(f"not a valid notifier URL: {redact(url)}")
+            raise ValueError(f"not a valid notifier URL: {safe_target(url)}")
     return bool(ap.notify(title=title, body=body))
 
 
@@ -114,7 +132,7 @@ class Notifier:
                 error = None if ok else "the service refused the message"
             except Exception as exc:
                 ok, error = False, redact(str(exc))
-            targets = ",".join(redact(u) for u in msg.urls)
+            targets = ",".join(safe_target(u) for u in msg.urls)
             if ok:
                 self.sent += 1
                 event(log, "notify.sent", to=targets, title=msg.title)
