@@ -93,7 +93,7 @@ def test_backtest_shows_the_difference_and_apply_writes_it(setup) -> None:
 
 
 def test_backtest_since_limits_the_window(setup) -> None:
-    tmp, cfg, _, _ = setup
+    _, cfg, _, _ = setup
     res = runner.invoke(app, ["rules", "backtest", "--since", "36h", "--config", str(cfg), "--json"])
     assert json.loads(res.output)["articles"] == 2
     assert runner.invoke(app, ["rules", "backtest", "--since", "soon", "--config", str(cfg)]).exit_code == 2
