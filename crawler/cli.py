@@ -409,20 +409,14 @@ def extract_cmd(
         except ConfigError as exc:
             raise fail(exc.problems) from None
     if target.startswith(("http://", "https://")):
-        from .fetch import Fetcher, FetchError
+        from .fetch import FetchError, fetch_page
         from .settings import HttpSettings
 
-        http = loaded.settings.http if loaded else HttpSettings()
-
-        async def get() -> tuple[bytes, str, str | None]:
-            async with Fetcher(http) as f:
-                r = await f.fetch(target)
-                return r.body, r.url, r.content_type
-
         try:
-            body, page_url, ctype = asyncio.run(get())
+            page = fetch_page(target, loaded.settings.http if loaded else HttpSettings())
         except FetchError as exc:
             raise fail([f"{target}: {exc}"], 1) from None
+        body, page_url, ctype = page.body, page.url, page.content_type
     else:
         path = Path(target)
         try:

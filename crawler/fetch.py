@@ -44,6 +44,7 @@ __all__ = [
     "FetchError",
     "FetchResult",
     "Fetcher",
+    "fetch_page",
     "parse_max_age",
     "parse_retry_after",
 ]
@@ -567,3 +568,13 @@ def _wrap(exc: BaseException, url: str, deadline: float) -> FetchError:
     if isinstance(exc, httpx.HTTPError):
         return FetchError(f"bad HTTP response: {detail}", kind="protocol", url=url)
     return FetchError(f"unexpected error: {type(exc).__name__}: {detail}", kind="protocol", url=url)
+
+
+def fetch_page(url: str, settings: HttpSettings) -> FetchResult:
+    """Fetch one URL now, outside the daemon (for `extract URL` and `rules test --url`)."""
+
+    async def get() -> FetchResult:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.fetch(url)
+
+    return asyncio.run(get())

@@ -29,7 +29,7 @@ class SearchTerm:
     """Joined to the term before it by `OR` (either may occur)."""
 
 
-def _words(text: str) -> list[str]:
+def word_list(text: str) -> list[str]:
     """Runs of letters, digits and combining marks (so Hindi and Urdu words stay whole), lower-cased."""
     out: list[str] = []
     cur: list[str] = []
@@ -57,7 +57,7 @@ def parse_search(query: str) -> list[SearchTerm]:
             if raw == "OR" and not neg:
                 join = bool(terms)
                 continue
-        words = _words(raw)
+        words = word_list(raw)
         if not words:
             continue
         if join:

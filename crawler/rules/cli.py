@@ -118,26 +118,19 @@ def test_cmd(
 
 def _fetch_article(url: str, config: Path | None) -> tuple[str, str]:
     """Fetch and extract a page the way the daemon would; the config's HTTP settings apply."""
-    import asyncio
-
     from crawler.extract import extract
-    from crawler.fetch import Fetcher, FetchError
+    from crawler.fetch import FetchError, fetch_page
     from crawler.settings import HttpSettings
 
     try:
         http = load_settings(config).settings.http
     except ConfigError:
         http = HttpSettings()
-
-    async def get() -> tuple[bytes, str, str | None]:
-        async with Fetcher(http) as fetcher:
-            r = await fetcher.fetch(url)
-            return r.body, r.url, r.content_type
-
     try:
-        body, final, ctype = asyncio.run(get())
+        page = fetch_page(url, http)
     except FetchError as exc:
         fail([f"{url}: {exc}"], 1)
+    body, final, ctype = page.body, page.url, page.content_type
     article = extract(body, final, content_type=ctype)
     if not article.text:
         fail([f"{url}: no article text found on the page"], 1)

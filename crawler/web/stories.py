@@ -11,12 +11,12 @@ query, not a comparison with every stored text. A story's id is its first articl
 from __future__ import annotations
 
 import threading
-import unicodedata
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from storage import Store
+from storage.search import word_list
 
 __all__ = ["NUM_PERM", "THRESHOLD", "assign_stories", "shingles", "signature", "similarity"]
 
@@ -32,23 +32,9 @@ SHINGLE = 3
 _lock = threading.Lock()
 
 
-def _words(text: str) -> list[str]:
-    out: list[str] = []
-    cur: list[str] = []
-    for ch in text:
-        if unicodedata.category(ch)[0] in "LNM":
-            cur.append(ch)
-        elif cur:
-            out.append("".join(cur))
-            cur = []
-    if cur:
-        out.append("".join(cur))
-    return [w.casefold() for w in out]
-
-
 def shingles(title: str, text: str) -> set[bytes]:
     """Word 3-grams of title and text (single words when the text is too short for 3-grams)."""
-    words = _words(f"{title}\n{text}")
+    words = word_list(f"{title}\n{text}")
     if len(words) < SHINGLE:
         return {w.encode() for w in words}
     return {" ".join(words[i:i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
