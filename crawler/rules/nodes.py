@@ -287,13 +287,7 @@ class Or(Node):
         return {"op": "OR", "text": str(self), "held": any(k["held"] for k in kids), "children": kids}
 
     def triggers(self) -> set[tuple[str, str]] | None:
-        out: set[tuple[str, str]] = set()
-        for c in self.children:
-            t = c.triggers()
-            if t is None:
-                return None
-            out |= t
-        return out
+        return _any_triggers(self.children)
 
     def terms(self) -> list[Term]:
         return [t for c in self.children for t in c.terms()]
@@ -449,13 +443,7 @@ class AtLeast(Node):
                 "children": kids}
 
     def triggers(self) -> set[tuple[str, str]] | None:
-        out: set[tuple[str, str]] = set()
-        for c in self.children:
-            t = c.triggers()
-            if t is None:
-                return None
-            out |= t
-        return out
+        return _any_triggers(self.children)
 
     def terms(self) -> list[Term]:
         return [t for c in self.children for t in c.terms()]
@@ -507,3 +495,14 @@ class Count(Node):
 
     def terms(self) -> list[Term]:
         return self.child.terms()
+
+
+def _any_triggers(children: list[Node]) -> set[tuple[str, str]] | None:
+    """Words of which one must occur for any of `children` to hold (None: no such set)."""
+    out: set[tuple[str, str]] = set()
+    for c in children:
+        t = c.triggers()
+        if t is None:
+            return None
+        out |= t
+    return out
