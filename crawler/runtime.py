@@ -8,13 +8,25 @@ running daemon on the old one.
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from .extract import SiteProfiles, load_site_profiles
 from .extract.profiles import default_profiles
 from .rules import RuleSet, load_topics
-from .settings import ConfigError, FeedSettings, LoadedConfig, load_settings
+from .settings import (
+    ConfigError,
+    ExtractSettings,
+    FeedSettings,
+    LoadedConfig,
+    RulesSettings,
+    Settings,
+    find_config,
+    load_settings,
+)
 
 __all__ = ["Runtime", "load_runtime"]
 
@@ -34,9 +46,43 @@ class Runtime:
         return [*self.config.rule_files(), self.config.sites_file()]
 
 
+def _fallback_config(path: str | os.PathLike[str] | None) -> LoadedConfig | None:
+    """Defaults plus the file's own `[rules]` and `[extract]`, when the rest of it is invalid.
+
+    So that one `newswatch check` reports the rules' mistakes along with the
+    config's, instead of one file per run.
+    """
+    cfg_path = find_config(path)
+    try:
+        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    try:
+        settings = Settings(rules=RulesSettings.model_validate(raw.get("rules", {})),
+                            extract=ExtractSettings.model_validate(raw.get("extract", {})))
+    except ValidationError:
+        return None
+    return LoadedConfig(settings=settings, path=cfg_path)
+
+
 def load_runtime(path: str | os.PathLike[str] | None = None) -> Runtime:
     """Load config, rules and site profiles; raise one `ConfigError` with every problem found."""
-    config = load_settings(path)
+    try:
+        config = load_settings(path)
+    except ConfigError as exc:
+        fallback = _fallback_config(path)
+        if fallback is None:
+            raise
+        try:
+            load_runtime_from(fallback)
+        except ConfigError as more:
+            raise ConfigError(exc.problems + more.problems) from None
+        raise
+    return load_runtime_from(config)
+
+
+def load_runtime_from(config: LoadedConfig) -> Runtime:
+    """Rules and site profiles for an already validated config."""
     problems: list[str] = []
     rules = profiles = None
     files = config.rule_files()

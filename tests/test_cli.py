@@ -103,3 +103,14 @@ def test_extract_file_json() -> None:
 def test_poll_unknown_feed_is_a_usage_error(cfg: Path) -> None:
     res = runner.invoke(app, ["poll", "--once", "--feed", "nope", "--config", str(cfg)])
     assert res.exit_code == 2 and "nope" in res.output
+
+
+def test_check_reports_config_and_rules_mistakes_together(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "t.toml").write_text('id = "t"\nname = "T"\nquery = "india AND pakistan OR delhi"\n')
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text('[rules]\nfiles = ["rules/*.toml"]\n[http]\ntimeout = "x"\n[schedule]\nconcurrency = 0\n')
+    res = runner.invoke(app, ["check", "--config", str(cfg)])
+    assert res.exit_code == 2
+    assert "http.timeout" in res.output and "schedule.concurrency" in res.output
+    assert "t.toml:3:" in res.output and "^" in res.output
