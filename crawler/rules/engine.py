@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,12 @@ class Query:
         return self.root.terms()
 
 
-def compile_query(text: str) -> Query:
-    """Parse and compile query text; raise `RulesSyntaxError` (a `ConfigError`) if it is wrong."""
-    return Query(text=text, root=parse_query(text))
+def compile_query(text: str, lists: Mapping[str, tuple[str, Any]] | None = None) -> Query:
+    """Parse and compile query text; raise `RulesSyntaxError` (a `ConfigError`) if it is wrong.
+
+    `lists` holds the topic's named term lists (`@name`), as `{name: (text, tree)}`.
+    """
+    return Query(text=text, root=parse_query(text, lists))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +78,13 @@ class Topic:
     examples_match: list[Example] = field(default_factory=list)
     examples_no_match: list[Example] = field(default_factory=list)
     path: Path | None = None
+    term_lists: dict[str, str] = field(default_factory=dict)
+    """The `[terms]` lists the queries use as `@name`: name → compiled form."""
 
     def canonical(self) -> str:
-        """What the rules version is hashed from: the compiled queries, not their layout."""
-        return json.dumps([self.id, str(self.query), str(self.exclude) if self.exclude else ""],
-                          ensure_ascii=False)
+        """What the rules version is hashed from: the compiled queries and lists, not their layout."""
+        return json.dumps([self.id, str(self.query), str(self.exclude) if self.exclude else "",
+                           sorted(self.term_lists.items())], ensure_ascii=False)
 
 
 class RuleSet:

@@ -466,7 +466,7 @@ class Count(Node):
     def count(self, ix: DocIndex) -> int:
         """Separate occurrences: overlapping ones (one sentence's NEAR pairs) count once."""
         child = self.child
-        occ = child.anchors(ix) if isinstance(child, Near) else child.occurrences(ix)
+        occ = child.anchors(ix) if isinstance(child, Near | Named) else child.occurrences(ix)
         if len(occ) < 2:
             return len(occ)
         n = 0
@@ -506,3 +506,49 @@ def _any_triggers(children: list[Node]) -> set[tuple[str, str]] | None:
             return None
         out |= t
     return out
+
+
+@dataclass(eq=False)
+class Named(Node):
+    """`@name`: a term list defined once in the topic's `[terms]` table and used by name.
+
+    It behaves exactly as its definition in parentheses would; explanations show the
+    name, so a clause tree stays readable however long the list is.
+    """
+
+    name: str
+    child: Node
+
+    def __post_init__(self) -> None:
+        self.positional = self.child.positional
+
+    def __str__(self) -> str:
+        return f"@{self.name}"
+
+    def expanded(self) -> str:
+        return f"({self.child})"
+
+    def cost(self) -> int:
+        return self.child.cost()
+
+    def holds(self, ix: DocIndex) -> bool:
+        return self.child.holds(ix)
+
+    def occurrences(self, ix: DocIndex) -> list[Occurrence]:
+        return self.child.occurrences(ix)
+
+    def anchors(self, ix: DocIndex) -> list[Occurrence]:
+        """What COUNT counts: a NEAR's anchors, else the occurrences."""
+        child = self.child
+        return child.anchors(ix) if isinstance(child, Near | Named) else child.occurrences(ix)
+
+    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+        k = self.child.explain(ix, hits)
+        return {"op": "LIST", "text": f"@{self.name}", "held": k["held"], "count": k.get("count"),
+                "children": [k]}
+
+    def triggers(self) -> set[tuple[str, str]] | None:
+        return self.child.triggers()
+
+    def terms(self) -> list[Term]:
+        return self.child.terms()

@@ -8,6 +8,7 @@ re-anchor it to the line of the TOML file and show it with a caret.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,19 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from crawler.rules.index import FIELDS
-from crawler.rules.nodes import DEFAULT_FIELDS, And, AtLeast, Count, Near, Node, Not, Or, Term, Word
+from crawler.rules.nodes import (
+    DEFAULT_FIELDS,
+    And,
+    AtLeast,
+    Count,
+    Named,
+    Near,
+    Node,
+    Not,
+    Or,
+    Term,
+    Word,
+)
 from crawler.rules.text import HYPHENS, fast_tokens, word_tokens
 from crawler.settings import ConfigError
 
@@ -231,8 +244,12 @@ def _variants(raw: str, kind: str) -> tuple[tuple[Word, ...], ...]:
 class _Builder:
     """Turns the lark tree into nodes, applying field scopes and checking what grammar cannot."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lists: Mapping[str, tuple[str, Tree]] | None = None,
+                 expanding: tuple[str, ...] = ()) -> None:
         self.text = text
+        self.lists = lists or {}
+        self.expanding = expanding
+        """Names of the lists being built around this one (a list may not use itself)."""
 
     def err(self, msg: str, where: Any) -> RulesSyntaxError:
         if isinstance(where, Tree):  # positions are not propagated (it costs a third of parsing)
@@ -292,6 +309,20 @@ class _Builder:
             term = _term(tok.value, kind, self.text, tok.start_pos or 0)
             term.fields = fields
             return term
+        if kind == "ref":
+            tok = t.children[0]
+            assert isinstance(tok, Token)
+            name = tok.value[1:]
+            if name not in self.lists:
+                known = ", ".join("@" + n for n in self.lists) or "none: define them in a [terms] table"
+                raise self.err(f"unknown term list {tok.value} (term lists: {known})", tok)
+            if name in self.expanding:
+                raise self.err(f"term list {tok.value} uses itself (through "
+                               + " → ".join("@" + n for n in (*self.expanding, name)) + ")", tok)
+            list_text, tree = self.lists[name]
+            # Build the list's own tree in its own text, under the fields in force here.
+            inner = _Builder(list_text, self.lists, (*self.expanding, name))
+            return Named(name, inner.build(tree, fields))
         if kind == "atleast":
             ntok = t.children[1]
             assert isinstance(ntok, Token)
@@ -316,15 +347,23 @@ class _Builder:
         raise self.err(f"unsupported construct {kind}", t)  # pragma: no cover
 
 
-def parse_query(text: str) -> Node:
-    """Compile query text to a node tree, or raise `RulesSyntaxError`."""
+def parse_tree(text: str) -> Tree:
+    """The syntax tree of a query (syntax errors only: names and terms are checked on building)."""
     if not text.strip() or not _strip_comments(text).strip():
         raise RulesSyntaxError("the query is empty", text, 0)
     try:
-        tree = _parser().parse(text)
+        return _parser().parse(text)
     except UnexpectedInput as exc:
         raise _lark_error(text, exc) from None
-    return _Builder(text).build(tree, DEFAULT_FIELDS)
+
+
+def parse_query(text: str, lists: Mapping[str, tuple[str, Tree]] | None = None) -> Node:
+    """Compile query text to a node tree, or raise `RulesSyntaxError`.
+
+    `lists` maps a term list's name to its text and syntax tree (see `parse_tree`),
+    for `@name` references.
+    """
+    return _Builder(text, lists).build(parse_tree(text), DEFAULT_FIELDS)
 
 
 def _strip_comments(text: str) -> str:

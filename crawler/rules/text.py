@@ -3,7 +3,7 @@
 Rules and articles go through the same function so that what an analyst types
 meets what an outlet prints: NFC, case folding, a one-for-one map of look-alike
 characters (dotted İ, Arabic/Urdu yeh and kaf, full-width ASCII), soft hyphens and
-zero-width characters dropped.  A word is a run of letters, digits and combining
+zero-width characters and optional Arabic-script vowel marks dropped.  A word is a run of letters, digits and combining
 marks (Hindi vowel signs and viramas are marks: without them पाकिस्तान would split
 into pieces and match inside पाकिस्तानी).  Hyphens, apostrophes, quotes and
 spaces of every kind separate words.
@@ -56,6 +56,10 @@ _ORIG_WORD_RE = re.compile(f"[\\w{_MARKS}{IGNORABLE}]+")
 """Words in original text: ignorables count as word characters so `back\u00adchannel` stays whole."""
 
 _MAP: dict[int, int | None] = {ord(c): None for c in IGNORABLE}
+# Arabic-script vowel marks (harakat) and the superscript alef are optional in Urdu and
+# Arabic writing ("پسِ پردہ" and "پس پردہ" are one phrase), so they are ignored. The hamza
+# marks U+0654/U+0655 are kept: NFC fuses them into other letters (ی + ٔ = ئ).
+_MAP.update({cp: None for cp in [*range(0x064B, 0x0654), *range(0x0656, 0x0660), 0x0670]})
 _MAP.update(
     {
         0x0130: ord("I"),  # İ: casefold would make it two characters

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crawler.models import Document
 from crawler.rules.engine import Example, Query, RuleSet, Topic, compile_query
-from crawler.rules.parser import RulesSyntaxError, format_error
+from crawler.rules.parser import RulesSyntaxError, format_error, parse_query, parse_tree
 from crawler.settings import ConfigError
 
 __all__ = ["load_topics", "topic_from_query"]
@@ -48,6 +48,8 @@ class _TopicModel(_Model):
     description: str = ""
     query: str
     exclude: str | None = None
+    terms: dict[str, str] = {}
+    """Named term lists, used in queries as `@name`."""
     notify: _NotifyModel = _NotifyModel()
     examples: _ExamplesModel = _ExamplesModel()
 
@@ -65,13 +67,23 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 
 def _locate_value(raw: str, key: str, value: str) -> int | None:
-    """Offset in the file where the string value of top-level `key` starts, if it maps one-to-one."""
-    header = re.search(r"^\s*\[", raw, re.M)
-    limit = header.start() if header else len(raw)
-    m = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=[ \t]*", raw[:limit], re.M)
+    """Offset in the file where the string value of `key` starts, if it maps one-to-one.
+
+    `key` is top-level (`query`) or in a table (`terms.india`).
+    """
+    base = 0
+    if "." in key:
+        table, key = key.split(".", 1)
+        section = re.search(rf"^\s*\[{re.escape(table)}\][ \t]*$", raw, re.M)
+        if not section:
+            return None
+        base = section.end()
+    header = re.search(r"^\s*\[", raw[base:], re.M)
+    limit = base + header.start() if header else len(raw)
+    m = re.search(rf"^[ \t]*{re.escape(key)}[ \t]*=[ \t]*", raw[base:limit], re.M)
     if not m:
         return None
-    pos = m.end()
+    pos = base + m.end()
     for delim in ('"""', "'''", '"', "'"):
         if raw.startswith(delim, pos):
             pos += len(delim)
@@ -175,13 +187,31 @@ def _load_one(path: Path) -> tuple[Topic | None, list[str]]:
             problems.append(f"{path}: {_loc(err['loc']) or '(top level)'}: {msg}")
         return None, list(dict.fromkeys(problems))
     problems: list[str] = []
+    lists: dict[str, tuple[str, Any]] = {}
+    for name, text in model.terms.items():
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+            problems.append(f"{path}: terms.{name}: a term list's name is letters, digits and '_', "
+                            "starting with a letter")
+            continue
+        try:
+            lists[name] = (text, parse_tree(text))
+        except RulesSyntaxError as err:
+            problems.append(_query_problem(path, raw, f"terms.{name}", err))
+    if problems:
+        return None, problems
+    compiled: dict[str, str] = {}
+    for name, (text, _) in lists.items():  # names and terms inside each list, on its own
+        try:
+            compiled[name] = str(parse_query(text, lists))
+        except RulesSyntaxError as err:
+            problems.append(_query_problem(path, raw, f"terms.{name}", err))
     queries: dict[str, Query | None] = {"query": None, "exclude": None}
     for key in ("query", "exclude"):
         text = getattr(model, key)
         if text is None:
             continue
         try:
-            queries[key] = compile_query(text)
+            queries[key] = compile_query(text, lists)
         except RulesSyntaxError as err:
             problems.append(_query_problem(path, raw, key, err))
     if problems:
@@ -190,7 +220,7 @@ def _load_one(path: Path) -> tuple[Topic | None, list[str]]:
     assert query is not None
     topic = Topic(
         id=model.id, name=model.name or model.id, description=model.description.strip(),
-        query=query, exclude=queries["exclude"],
+        query=query, exclude=queries["exclude"], term_lists=compiled,
         notify_urls=list(model.notify.urls), notify_mode=model.notify.mode,
         examples_match=[_example(e) for e in model.examples.match],
         examples_no_match=[_example(e) for e in model.examples.no_match],

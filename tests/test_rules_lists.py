@@ -1,0 +1,70 @@
+"""Named term lists: `[terms]` in a topic file, used in queries as `@name`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.models import Document
+from crawler.rules import load_topics
+from crawler.settings import ConfigError
+
+TOPIC = '''id = "t"
+name = "T"
+query = """
+@india AND @pakistan AND COUNT(@quiet NEAR/10 (@india OR @pakistan)) >= 1
+"""
+exclude = "title:@sport"
+
+[terms]
+india = 'india OR delhi OR {RAW}'
+pakistan = "pakistan* OR islamabad OR {ISI}"
+quiet = '@secret NEAR/3 (talk* OR met)'
+secret = "secret OR quiet OR covert"
+sport = "cricket OR hockey"
+'''
+
+
+def _load(tmp_path: Path, text: str):
+    p = tmp_path / "t.toml"
+    p.write_text(text, encoding="utf-8")
+    return load_topics([p])
+
+
+def test_lists_expand_and_nest(tmp_path: Path) -> None:
+    rs = _load(tmp_path, TOPIC)
+    hit = Document(title="Talks", body="Officials from Delhi and Islamabad met secretly; secret talks with Pakistan.")
+    assert rs.matching_ids(hit) == ["t"]
+    assert rs.matching_ids(Document(title="Cricket: India v Pakistan", body=hit.body)) == []
+    assert rs.matching_ids(Document(body="The raw data from Karachi, Pakistan: secret talks")) == []  # {RAW} cased
+    assert rs.matching_ids(Document(body="RAW and Pakistan's spies held secret talks")) == ["t"]
+    (m,) = rs.match(hit)
+    terms = {h["term"] for h in m.explanation["hits"]}
+    assert {"delhi", "islamabad", "secret"} <= terms
+    assert "@quiet" in str(m.explanation["clauses"])  # the clause tree names the list
+
+
+def test_a_list_under_a_field_scope_takes_the_scope(tmp_path: Path) -> None:
+    rs = _load(tmp_path, TOPIC.replace("@india AND @pakistan AND", "title:@india AND @pakistan AND"))
+    body = "Delhi and Islamabad: secret talks with India and Pakistan."
+    assert rs.matching_ids(Document(title="Report", body=body)) == []
+    assert rs.matching_ids(Document(title="Delhi report", body=body)) == ["t"]
+
+
+def test_version_follows_list_content_not_layout(tmp_path: Path) -> None:
+    v1 = _load(tmp_path, TOPIC).version
+    assert _load(tmp_path, TOPIC.replace("cricket OR hockey", "cricket   OR  hockey")).version == v1
+    assert _load(tmp_path, TOPIC.replace("cricket OR hockey", "cricket OR tennis")).version != v1
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("@quiet NEAR/10", "@quiett NEAR/10"), "unknown term list @quiett"),
+    (("secret = \"secret OR quiet OR covert\"", "secret = \"secret OR @quiet\""), "uses itself"),
+    (("sport = \"cricket OR hockey\"", "sport = \"cricket OR\""), "terms.sport"),
+    (("sport = \"cricket OR hockey\"", "sport = \"cricket AND hockey OR x\""), "t.toml:13:"),
+])
+def test_list_errors_are_named(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, TOPIC.replace(*change))
+    assert expected in str(exc.value), str(exc.value)
