@@ -22,9 +22,11 @@ from w3lib.html import remove_tags, remove_tags_with_content, replace_entities
 from crawler.models import FeedEntry
 from crawler.urls import canonicalize, is_opaque_link
 
-__all__ = ["SUMMARY_MAX_CHARS", "FeedError", "ParsedFeed", "html_to_text", "parse_feed"]
+__all__ = ["CONTENT_MAX_CHARS", "SUMMARY_MAX_CHARS", "FeedError", "ParsedFeed", "html_to_text", "parse_feed"]
 
 SUMMARY_MAX_CHARS = 2000
+CONTENT_MAX_CHARS = 200_000
+"""A full-text feed's article body is kept whole (up to this), for when the page cannot be read."""
 """Summaries longer than this are cut at a word boundary: whole articles in
 `<description>` would otherwise bloat every stored entry."""
 
@@ -245,6 +247,10 @@ def _entry(
     if not summary and item.get("content"):
         first = item["content"][0]
         summary, detail = first.get("value") or "", first
+    content = ""
+    if item.get("content"):  # content:encoded / Atom content: often the whole article
+        first = item["content"][0]
+        content = _truncate(_text(first, first.get("value") or ""), CONTENT_MAX_CHARS)
     title_detail = item.get("title_detail") or {}
     language = (title_detail.get("language") if isinstance(title_detail, dict) else None)
     published = (
@@ -263,6 +269,7 @@ def _entry(
         link=link,
         title=title,
         summary=_truncate(_text(detail, summary)),
+        content=content,
         published=published,
         authors=_authors(item),
         guid=guid,

@@ -26,6 +26,8 @@ class FeedEntry:
     title: str = ""
     summary: str = ""
     """Plain text (HTML stripped) of the entry's description or summary."""
+    content: str = ""
+    """Plain text of the entry's full content (`content:encoded`, Atom `<content>`), when the feed has it."""
     published: datetime | None = None
     authors: list[str] = field(default_factory=list)
     guid: str | None = None

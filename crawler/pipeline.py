@@ -57,7 +57,19 @@ def _utcnow() -> datetime:
 
 
 def _feed_text(entry: FeedEntry) -> str:
-    return entry.summary.strip()
+    """The best text the feed itself gives: its full content when it has one, else the summary."""
+    content, summary = entry.content.strip(), entry.summary.strip()
+    return content if len(content) > len(summary) else summary
+
+
+def _page_is_thinner(page_text: str, feed_text: str) -> bool:
+    """Whether extraction got much less than the feed carries (a consent wall, a script-built page).
+
+    Feed summaries are normally teasers far shorter than the page; a page text under
+    half the feed's own words means the page was not really read.
+    """
+    page_words, feed_words = len(page_text.split()), len(feed_text.split())
+    return feed_words >= 80 and page_words < feed_words / 2
 
 
 class Pipeline:
@@ -203,6 +215,10 @@ class Pipeline:
                     final_url = page.url
                     if not article.text.strip():
                         fetch_error = "no article text found on the page"
+                    elif _page_is_thinner(article.text, _feed_text(entry)):
+                        fetch_error = (f"the page gave {len(article.text.split())} words, "
+                                       "fewer than the feed's own text")
+                        article.text = ""
             except FetchError as exc:
                 http_status = exc.status
                 fetch_error = str(exc)

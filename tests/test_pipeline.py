@@ -93,3 +93,22 @@ async def test_one_story_in_two_feeds_polled_at_once_is_fetched_once(make, serve
     assert r1.new_articles + r2.new_articles == 1
     assert server.hits("/a") == 1
     await pipeline.fetcher.aclose()
+
+
+async def test_a_thin_page_loses_to_the_feeds_full_text(make, server: LoopbackServer) -> None:
+    full = " ".join(["Officials in Delhi and Islamabad kept a backchannel open, India and Pakistan said."] * 12)
+    feed = f"""<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel><title>T</title><link>http://x/</link><description>d</description>
+<item><title>Talks</title><link>{server.url('/app')}</link><description>A teaser.</description>
+<content:encoded><![CDATA[<p>{full}</p>]]></content:encoded></item></channel></rss>"""
+    server.route("/f.xml", feed)
+    server.route("/app", "<html><body><div id='consent'><p>We use cookies and similar technologies to "
+                         "improve your experience. Accept all or manage your choices.</p></div>"
+                         "<div id='root'></div><script>window.__STATE__={}</script></body></html>")
+    pipeline, store = await make([{"name": "f", "url": server.url("/f.xml")}])
+    report = await pipeline.poll_feed(_claim(store, "f"))
+    assert report.new_articles == 1
+    art = next(store.iter_articles())
+    assert art.text_from == "feed" and art.text.startswith("Officials in Delhi")
+    assert "fewer than the feed" in art.fetch_error
+    await pipeline.fetcher.aclose()
