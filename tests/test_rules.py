@@ -12,6 +12,7 @@ from crawler.models import Document
 from crawler.rules import (
     RuleSet,
     RulesSyntaxError,
+    Topic,
     compile_query,
     evaluate,
     load_topics,
@@ -418,3 +419,30 @@ def test_default_topic_on_the_dev_set() -> None:
     (t,) = out["topics"]
     assert t["precision"] >= 0.95 and t["recall"] >= 0.95, t
     assert out["skipped"] == sum(1 for r in rows if r["label"] not in (0, 1))
+
+
+def test_near_strategies_agree_on_random_texts() -> None:
+    """The pairwise and the bisection NEAR give the same occurrences and anchors."""
+    import random
+
+    from crawler.rules.index import DocIndex
+    from crawler.rules.nodes import Near
+
+    rng = random.Random(3)
+    words = ["india", "pakistan", "talks", "secret", "quiet", "met", "delhi", "the", "of", "and", "a"]
+    for ordered in (False, True):
+        query = compile_query(f'(india OR pakistan OR delhi) {"ONEAR" if ordered else "NEAR"}/4 '
+                              '(secret OR "quiet talks" OR met)')
+        rs = RuleSet([Topic(id="t", query=query)])
+        near = query.root
+        assert isinstance(near, Near)
+        for _ in range(200):
+            doc = Document(title=" ".join(rng.choice(words) for _ in range(6)),
+                           body=" ".join(rng.choice(words) for _ in range(rng.randint(5, 120))))
+            ix = DocIndex(doc, rs.vocab)
+            left, right = near.left.occurrences(ix), near.right.occurrences(ix)
+            a: tuple[set, set] = (set(), set())
+            b: tuple[set, set] = (set(), set())
+            near._pairs(left, right, *a)
+            near._bisect(left, right, *b)
+            assert a == b

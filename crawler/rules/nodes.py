@@ -340,36 +340,59 @@ class Near(Node):
         # Both sides must occur at all before positions are worth computing (set lookups).
         left = self.left.occurrences(ix) if self.left.holds(ix) and self.right.holds(ix) else []
         if left:
-            n = self.distance
-            # Right-side occurrences per field, sorted by start and by end, so each left
-            # occurrence finds its neighbours by bisection instead of scanning them all.
-            by_field: dict[str, tuple[list[int], list[Occurrence], list[int], list[Occurrence]]] = {}
-            for occ in self.right.occurrences(ix):
-                by_field.setdefault(occ[0], ([], [], [], []))
-            for f in by_field:
-                occs = [o for o in self.right.occurrences(ix) if o[0] == f]
-                by_start = sorted(occs, key=lambda o: o[1])
-                by_end = sorted(occs, key=lambda o: o[2])
-                by_field[f] = ([o[1] for o in by_start], by_start, [o[2] for o in by_end], by_end)
-            for lf, ls, le in left:
-                near = by_field.get(lf)
-                if near is None:
-                    continue
-                starts, by_start, ends, by_end = near
-                # after: the right side starts at most n words after the left ends
-                found = by_start[bisect_left(starts, le):bisect_right(starts, le + n)]
-                if not self.ordered:
-                    # before: the right side ends at most n words before the left starts
-                    found = found + by_end[bisect_left(ends, ls - n):bisect_right(ends, ls)]
-                # (overlapping spans are the same words, not two near each other: never found)
-                for _, rs, re_ in found:
-                    out.add((lf, min(ls, rs), max(le, re_)))
-                if found:
-                    anchors.add((lf, ls, le))
+            right = self.right.occurrences(ix)
+            if len(left) * len(right) <= 256:
+                self._pairs(left, right, out, anchors)
+            else:
+                self._bisect(left, right, out, anchors)
         result = sorted(out)
         ix.cache[self] = result
         ix.cache[(self, "anchors")] = sorted(anchors)
         return result
+
+    def _pairs(self, left: list[Occurrence], right: list[Occurrence],
+               out: set[Occurrence], anchors: set[Occurrence]) -> None:
+        """Every pair compared: the fastest way for the few occurrences most articles have."""
+        n = self.distance
+        for lf, ls, le in left:
+            for rf, rs, re_ in right:
+                if rf != lf:
+                    continue
+                if le <= rs:
+                    ok = rs - le <= n
+                elif re_ <= ls:
+                    ok = not self.ordered and ls - re_ <= n
+                else:
+                    ok = False  # overlapping spans are the same words, not two near each other
+                if ok:
+                    out.add((lf, min(ls, rs), max(le, re_)))
+                    anchors.add((lf, ls, le))
+
+    def _bisect(self, left: list[Occurrence], right: list[Occurrence],
+                out: set[Occurrence], anchors: set[Occurrence]) -> None:
+        """Each left occurrence finds its neighbours by bisection: for long, dense texts."""
+        n = self.distance
+        by_field: dict[str, tuple[list[int], list[Occurrence], list[int], list[Occurrence]]] = {}
+        for f in {o[0] for o in right}:
+            occs = [o for o in right if o[0] == f]
+            by_start = sorted(occs, key=lambda o: o[1])
+            by_end = sorted(occs, key=lambda o: o[2])
+            by_field[f] = ([o[1] for o in by_start], by_start, [o[2] for o in by_end], by_end)
+        for lf, ls, le in left:
+            near = by_field.get(lf)
+            if near is None:
+                continue
+            starts, by_start, ends, by_end = near
+            # after: the right side starts at most n words after the left ends
+            found = by_start[bisect_left(starts, le):bisect_right(starts, le + n)]
+            if not self.ordered:
+                # before: the right side ends at most n words before the left starts
+                found = found + by_end[bisect_left(ends, ls - n):bisect_right(ends, ls)]
+            # (overlapping spans are the same words, not two near each other: never found)
+            for _, rs, re_ in found:
+                out.add((lf, min(ls, rs), max(le, re_)))
+            if found:
+                anchors.add((lf, ls, le))
 
     def anchors(self, ix: DocIndex) -> list[Occurrence]:
         """Occurrences of the left side that have the right side nearby (what COUNT counts)."""
