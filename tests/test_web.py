@@ -19,6 +19,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from crawler.models import Match
 from crawler.runtime import Runtime, load_runtime
@@ -133,7 +134,8 @@ def test_article_page_highlights_hits_and_shows_clauses(client: TestClient, worl
     assert res.status_code == 200
     hits = art.matches[0].explanation["hits"]
     body_hit = next(h for h in hits if h["field"] == "body")
-    assert f'<mark class="hit" title="{body_hit["term"]}">{art.text[body_hit["start"]:body_hit["end"]]}</mark>' in res.text
+    term, words = escape(body_hit["term"]), escape(art.text[body_hit["start"]:body_hit["end"]])
+    assert f'<mark class="hit" title="{term}">{words}</mark>' in res.text
     assert 'class="clauses"' in res.text and "any of" in res.text
     assert f'href="{art.link}"' in res.text  # the original, not the canonical URL
     assert 'name="csrf_token"' in res.text
