@@ -60,6 +60,9 @@ _MAP: dict[int, int | None] = {ord(c): None for c in IGNORABLE}
 # Arabic writing ("پسِ پردہ" and "پس پردہ" are one phrase), so they are ignored. The hamza
 # marks U+0654/U+0655 are kept: NFC fuses them into other letters (ی + ٔ = ئ).
 _MAP.update({cp: None for cp in [*range(0x064B, 0x0654), *range(0x0656, 0x0660), 0x0670]})
+# The Devanagari nukta is written or left out for the same word (ख़ुफ़िया / खुफिया); NFC
+# splits the precomposed nukta letters (क़ U+0958 …) so the nukta itself can be dropped.
+_MAP[0x093C] = None
 _MAP.update(
     {
         0x0130: ord("I"),  # İ: casefold would make it two characters
@@ -79,6 +82,8 @@ def normalise(text: str, fold: bool = True) -> str:
     text = text.translate(_MAP)
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
+        if "\u093c" in text:  # NFC decomposes क़ (U+0958) and its kin into letter + nukta
+            text = text.replace("\u093c", "")
     if fold:
         text = text.casefold()
         if not text.isascii() and not unicodedata.is_normalized("NFC", text):
