@@ -57,6 +57,7 @@ __all__ = [
     "FeedState",
     "FlaggedArticle",
     "NewArticle",
+    "PendingNotification",
     "PollOutcome",
     "ReviewFilter",
     "ReviewPage",
@@ -206,6 +207,18 @@ class StoredArticle:
     http_status: int | None
     content_hash: str
     matches: list[StoredMatch] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PendingNotification:
+    """A flagged match whose notification was never delivered."""
+
+    article_id: int
+    topic_id: str
+    title: str
+    source: str
+    link: str
+    matched_terms: list[str]
 
 
 @dataclass(slots=True)
@@ -498,6 +511,19 @@ class Store:
 
     # ---- feeds ---------------------------------------------------------
 
+    def _insert_new(self, table: Any, keys: list[str]) -> Any:
+        """An INSERT that leaves an existing row (same `keys`) alone instead of failing."""
+        if self.backend == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing(index_elements=keys)
+        if self.backend == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
+        return insert(table)
+
+
     def sync_feeds(self, configured: Sequence[FeedConfig], *, now: datetime | None = None,
                    spread: float = 0.0) -> None:
         """Make the feeds table agree with the config.
@@ -520,7 +546,8 @@ class Store:
                     conn.execute(update(feeds).where(feeds.c.name == f.name).values(**values))
                 else:
                     due = now + timedelta(seconds=spread * i / n)
-                    conn.execute(insert(feeds).values(
+                    # another instance starting at the same moment may add it first: fine
+                    conn.execute(self._insert_new(feeds, ["name"]).values(
                         name=f.name, next_poll_at=due, created_at=now, consecutive_failures=0,
                         last_new_articles=0, polls_total=0, errors_total=0, not_modified_total=0,
                         articles_total=0, page_errors_total=0, **values,
@@ -777,6 +804,34 @@ class Store:
         now = now or utcnow()
         with self.engine.begin() as conn:
             return _mark_in(conn, article_id, state, note=note, topic=topic, now=now)
+
+    def mark_notified(self, keys: Sequence[tuple[int, str]], *, now: datetime | None = None) -> None:
+        """Record that the matches `(article_id, topic_id)` were delivered to their notifiers."""
+        if not keys:
+            return
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            for article_id, topic_id in keys:
+                conn.execute(update(matches).where(and_(matches.c.article_id == article_id,
+                                                        matches.c.topic_id == topic_id))
+                             .values(notified_at=now))
+
+    def pending_notifications(self, since: datetime, *, limit: int = 500) -> list[PendingNotification]:
+        """Matches of articles fetched since `since` that were never delivered (oldest first).
+
+        A restart resends these, so a notifier outage or a stop does not lose an
+        alarm; articles flagged later by a backtest are older and stay quiet.
+        """
+        a, m = articles.c, matches.c
+        q = (select(a.id, a.title, a.source, a.feed_name, a.link, m.topic_id, m.matched_terms)
+             .select_from(articles.join(matches, m.article_id == a.id))
+             .where(and_(m.notified_at.is_(None), a.fetched_at >= since))
+             .order_by(a.fetched_at, a.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [PendingNotification(article_id=r.id, topic_id=r.topic_id, title=r.title,
+                                        source=r.source or r.feed_name or "", link=r.link,
+                                        matched_terms=list(r.matched_terms or []))
+                    for r in conn.execute(q)]
 
     def review_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -193,3 +193,25 @@ def test_spread_due_brings_forward_only_stale_feeds(store: Store) -> None:
     store.spread_due(default_interval=600, now=now, spread=0)
     assert store.get_feed("stale").next_poll_at == now  # restart: polled promptly
     assert store.get_feed("fresh").next_poll_at == now - timedelta(seconds=10) + timedelta(seconds=600)
+
+
+def test_instances_starting_together_add_feeds_once(store_url: str) -> None:
+    stores = [Store.open(store_url) for _ in range(4)]
+    configured = [FeedConfig(f"f{i}", f"https://x.example/{i}") for i in range(20)]
+    errors: list[BaseException] = []
+
+    def sync(s: Store) -> None:
+        try:
+            s.sync_feeds(configured)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(stores[0].feed_states()) == 20
+    for s in stores:
+        s.close()
