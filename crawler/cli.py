@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +25,9 @@ from rich.text import Text
 
 from .logs import setup_logging
 from .settings import ConfigError, LoadedConfig, load_settings, parse_duration
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 __all__ = ["app", "main"]
 
@@ -78,7 +81,7 @@ def load_config(config: Path | None) -> LoadedConfig:
         raise fail(exc.problems) from None
 
 
-def load_all(config: Path | None):  # -> Runtime
+def load_all(config: Path | None) -> Runtime:
     from .runtime import load_runtime
 
     try:
@@ -142,8 +145,12 @@ def run(config: ConfigOpt = None,
 
     from .notify import make_notifier
 
-    daemon = Daemon(runtime)
-    daemon.on_flagged = make_notifier(lambda: daemon.runtime).on_flagged
+    daemon: Daemon
+
+    def current() -> Runtime:  # the notifier follows reloads
+        return daemon.runtime
+
+    daemon = Daemon(runtime, notifier=make_notifier(current))
     try:
         raise typer.Exit(asyncio.run(daemon.run()))
     except KeyboardInterrupt:

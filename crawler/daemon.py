@@ -26,6 +26,7 @@ from storage import FeedConfig, FeedState, Store
 
 from .fetch import Fetcher
 from .logs import event
+from .notify import Notifier
 from .pipeline import FeedReport, OnFlagged, Pipeline
 from .runtime import Runtime, load_runtime
 from .settings import ConfigError
@@ -75,11 +76,13 @@ class Daemon:
     """The scheduler, the poll pool and the signal handling around one `Pipeline`."""
 
     def __init__(self, runtime: Runtime, config_path: Path | None = None,
-                 on_flagged: OnFlagged | None = None, *, watch_files: bool = True) -> None:
+                 on_flagged: OnFlagged | None = None, *, watch_files: bool = True,
+                 notifier: Notifier | None = None) -> None:
         self.runtime = runtime
         self.config_path = config_path or runtime.config.path
         self.owner = instance_id()
-        self.on_flagged = on_flagged
+        self.notifier = notifier
+        self.on_flagged = on_flagged or (notifier.on_flagged if notifier else None)
         self.watch_files = watch_files
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -98,6 +101,9 @@ class Daemon:
                                 spread=settings.schedule.startup_spread)
         fetcher = Fetcher(settings.http)
         self.pipeline = Pipeline(store, fetcher, self.runtime, self.on_flagged)
+        if self.notifier is not None:
+            self.notifier.store = store
+            await self.notifier.resume()  # alarms a stop or an outage kept from going out
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -127,6 +133,8 @@ class Daemon:
         if watcher:
             watcher.cancel()
         await self._drain()
+        if self.notifier is not None:
+            await self.notifier.aclose()
         await asyncio.to_thread(store.release_feeds, self.owner)
         await self.pipeline.fetcher.aclose()
         await asyncio.to_thread(store.close)

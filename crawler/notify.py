@@ -2,8 +2,10 @@
 
 Polling must never wait for a notifier: `on_flagged` only puts a message on a
 queue, and a background task sends it, retrying a failing service with
-exponential back-off. Notifier URLs carry passwords and tokens, so they are
-redacted in every log line.
+exponential back-off. Delivery is recorded per match (`notified_at`), and on
+start the daemon re-queues the recent matches never delivered, so an outage or
+a restart loses no alarm. Notifier URLs carry passwords and tokens, so they
+are redacted in every log line.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from storage import NewArticle
+from storage import NewArticle, Store
 
 from .logs import event, redact
 from .models import Match
@@ -35,7 +37,8 @@ class Message:
     title: str
     body: str
     attempt: int = 0
-    items: list[str] = field(default_factory=list)
+    keys: list[tuple[int, str]] = field(default_factory=list)
+    """The (article id, topic id) matches this message delivers."""
 
 
 def safe_target(url: str) -> str:
@@ -67,22 +70,23 @@ def send_apprise(urls: tuple[str, ...], title: str, body: str) -> bool:
     return bool(ap.notify(title=title, body=body))
 
 
-def _line(article: NewArticle, matches: list[Match], link: str | None) -> str:
-    terms = ", ".join(dict.fromkeys(t for m in matches for t in m.matched_terms))
-    where = article.source or article.feed_name or ""
-    return f"{article.title}\n{where} · {terms}\n{link or article.link}"
+def _line(title: str, where: str, terms: list[str], link: str) -> str:
+    return f"{title}\n{where} · {', '.join(dict.fromkeys(terms))}\n{link}"
 
 
 class Notifier:
     """Queues notifications per topic settings and sends them in the background."""
 
-    def __init__(self, runtime: Callable[[], Runtime], *, sender: Callable[[tuple[str, ...], str, str], bool] = send_apprise,
+    def __init__(self, runtime: Callable[[], Runtime], *, store: Store | None = None,
+                 sender: Callable[[tuple[str, ...], str, str], bool] = send_apprise,
                  base_delay: float = 5.0) -> None:
         self._runtime = runtime
+        self.store = store
+        """Where deliveries are recorded; the daemon sets it once the database is open."""
         self._send = sender
         self._base_delay = base_delay
         self._queue: asyncio.Queue[Message] | None = None
-        self._digest: dict[tuple[str, ...], list[str]] = {}
+        self._digest: dict[tuple[str, ...], list[tuple[str, tuple[int, str]]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.sent = 0
         self.failed = 0
@@ -103,18 +107,36 @@ class Notifier:
 
     async def on_flagged(self, article_id: int, article: NewArticle, matches: list[Match]) -> None:
         """Called by the pipeline for each newly flagged article; returns at once."""
-        base = self._runtime().config.settings.review.base_url
-        link = f"{base.rstrip('/')}/articles/{article_id}" if base else None
+        where = article.source or article.feed_name or ""
         for m in matches:
-            urls, mode = self._targets(m.topic_id)
-            if not urls or mode == "off":
-                continue
-            self._start()
-            text = _line(article, [m], link)
-            if mode == "digest":
-                self._digest.setdefault(urls, []).append(f"[{m.topic_id}] {text}")
-                continue
-            self._put(Message(urls=urls, title=f"newswatch · {m.topic_id}: {article.title}"[:250], body=text))
+            self._queue_match(article_id, m.topic_id, article.title, where, m.matched_terms, article.link)
+
+    def _queue_match(self, article_id: int, topic_id: str, title: str, where: str,
+                     terms: list[str], original: str) -> None:
+        urls, mode = self._targets(topic_id)
+        if not urls or mode == "off":
+            return
+        self._start()
+        base = self._runtime().config.settings.review.base_url
+        link = f"{base.rstrip('/')}/articles/{article_id}" if base else original
+        text = _line(title, where, terms, link)
+        key = (article_id, topic_id)
+        if mode == "digest":
+            self._digest.setdefault(urls, []).append((f"[{topic_id}] {text}", key))
+            return
+        self._put(Message(urls=urls, title=f"newswatch · {topic_id}: {title}"[:250], body=text, keys=[key]))
+
+    async def resume(self, *, window: float = 86400.0) -> int:
+        """Re-queue matches of the last `window` seconds never delivered (after a stop or an outage)."""
+        if self.store is None:
+            return 0
+        since = datetime.now(UTC) - timedelta(seconds=window)
+        pending = await asyncio.to_thread(self.store.pending_notifications, since)
+        for p in pending:
+            self._queue_match(p.article_id, p.topic_id, p.title, p.source, p.matched_terms, p.link)
+        if pending:
+            event(log, "notify.resumed", matches=len(pending))
+        return len(pending)
 
     def _put(self, msg: Message) -> None:
         assert self._queue is not None
@@ -136,6 +158,11 @@ class Notifier:
             if ok:
                 self.sent += 1
                 event(log, "notify.sent", to=targets, title=msg.title)
+                if self.store is not None and msg.keys:
+                    try:
+                        await asyncio.to_thread(self.store.mark_notified, msg.keys)
+                    except Exception as exc:  # the database may be briefly away: resent on restart
+                        event(log, "notify.unrecorded", logging.WARNING, error=str(exc))
                 continue
             retries = self._runtime().config.settings.notify.max_retries
             if msg.attempt >= retries:
@@ -156,10 +183,10 @@ class Notifier:
     def flush_digest(self) -> int:
         """Queue one message per notifier with everything collected since the last digest."""
         pending, self._digest = self._digest, {}
-        for urls, lines in pending.items():
+        for urls, items in pending.items():
             when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            self._put(Message(urls=urls, title=f"newswatch digest: {len(lines)} flagged ({when})",
-                              body="\n\n".join(lines)))
+            self._put(Message(urls=urls, title=f"newswatch digest: {len(items)} flagged ({when})",
+                              body="\n\n".join(line for line, _ in items), keys=[k for _, k in items]))
         return len(pending)
 
     async def aclose(self) -> None:
@@ -167,5 +194,5 @@ class Notifier:
             task.cancel()
 
 
-def make_notifier(runtime: Callable[[], Runtime]) -> Notifier:
-    return Notifier(runtime)
+def make_notifier(runtime: Callable[[], Runtime], store: Store | None = None) -> Notifier:
+    return Notifier(runtime, store=store)

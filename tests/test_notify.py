@@ -226,3 +226,36 @@ async def test_a_topic_can_choose_its_own_mode(server: LoopbackServer, tmp_path:
     notifier.flush_digest()
     await _until(lambda: notifier.sent == 1)
     await notifier.aclose()
+
+
+async def test_deliveries_are_recorded_and_undelivered_ones_resent_after_a_restart(
+        server: LoopbackServer, tmp_path: Path) -> None:
+    """A notifier down when an article is flagged gets it on the next start; a delivered one is not resent."""
+    from datetime import UTC, datetime
+
+    from storage import Store
+
+    received = _hook(server, "/hook", [500] * 50)
+    rt = _runtime(tmp_path, [f"json://127.0.0.1:{server.port}/hook"], retries=0)
+    store = Store.open(f"sqlite:///{tmp_path / 'n.db'}")
+    first = _article(1)
+    first.fetched_at = datetime.now(UTC)
+    aid = store.add_article(first, [_match()])
+    down = Notifier(lambda: rt, store=store, base_delay=0.05)
+    await down.on_flagged(aid, first, [_match()])
+    await _until(lambda: down.failed == 1)
+    await down.aclose()
+    assert [p.article_id for p in store.pending_notifications(datetime(2000, 1, 1, tzinfo=UTC))] == [aid]
+
+    received.clear()
+    server.remove("/hook")
+    _hook(server, "/hook", [200] * 50)
+    restarted = Notifier(lambda: rt, store=store, base_delay=0.05)
+    assert await restarted.resume() == 1
+    await _until(lambda: restarted.sent == 1)
+    await _until(lambda: not store.pending_notifications(datetime(2000, 1, 1, tzinfo=UTC)))
+    again = Notifier(lambda: rt, store=store)
+    assert await again.resume() == 0  # delivered: never twice
+    await restarted.aclose()
+    await again.aclose()
+    store.close()
