@@ -19,7 +19,6 @@ import re
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -87,12 +86,6 @@ def make_topics(vocab: list[str], n_topics: int = 100, seed: int = 11) -> list[s
 
 
 # ── The naive reference: one regex per term, logic in Python ──────────────────
-
-
-@dataclass
-class NaiveTerm:
-    rx: re.Pattern[str]
-    title_only: bool = False
 
 
 def _naive_rx(term: str) -> re.Pattern[str]:

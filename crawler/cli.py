@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .logs import setup_logging
-from .settings import ConfigError, LoadedConfig, load_settings, parse_duration
+from .settings import ConfigError, LoadedConfig, load_settings, parse_since
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -256,14 +256,9 @@ def _since(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise fail([f"--since: expected a duration such as 7d or a date such as 2026-11-01, got {value!r}"]) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+        return parse_since(value)
+    except ValueError as exc:
+        raise fail([f"--since: {exc}"]) from None
 
 
 @review_app.command("list")

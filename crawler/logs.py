@@ -7,6 +7,7 @@ and query-string secrets masked by `redact`.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -62,7 +63,7 @@ class LogfmtFormatter(logging.Formatter):
 def setup_logging(level: str = "info") -> None:
     """Route every logger to stderr in logfmt; quieten chatty libraries."""
     handler = logging.StreamHandler(sys.stderr)
-    under_journald = "JOURNAL_STREAM" in __import__("os").environ
+    under_journald = "JOURNAL_STREAM" in os.environ
     handler.setFormatter(LogfmtFormatter(with_time=not under_journald))
     root = logging.getLogger()
     root.handlers[:] = [handler]

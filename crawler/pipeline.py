@@ -84,7 +84,8 @@ class Pipeline:
         self._in_flight: set[str] = set()
         """Canonical URLs being processed now, so two feeds carrying one story fetch it once."""
 
-    # The runtime is swapped on reload; every poll reads the current one once.
+    # A reload swaps `runtime`; a poll already running may use the new rules for the entries it
+    # has not reached yet, which is what the user asked for by reloading.
 
     def _policy(self) -> Policy:
         s = self.runtime.config.settings.schedule
@@ -107,7 +108,7 @@ class Pipeline:
                        "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
             )
         except FetchError as exc:
-            return await self._failed(feed, report, now, started, policy, exc.kind, exc.status,
+            return await self._failed(feed, cfg, report, now, started, policy, exc.kind, exc.status,
                                       str(exc), exc.retry_after)
 
         report.status = result.status
@@ -133,8 +134,8 @@ class Pipeline:
                 parse_feed, result.body, feed_name=feed.name, feed_url=result.url,
                 source=cfg.source or feed.source, content_type=result.content_type)
         except FeedError as exc:
-            return await self._failed(feed, report, now, started, policy, "not_a_feed", result.status,
-                                      f"not a feed: {exc}", None)
+            return await self._failed(feed, cfg, report, now, started, policy, "not_a_feed",
+                                      result.status, f"not a feed: {exc}", None)
 
         report.entries = len(parsed.entries)
         await self._process_entries(cfg, parsed, report)
@@ -147,14 +148,13 @@ class Pipeline:
             last_modified=result.last_modified, body_hash=body_hash, keep_validators=False,
             new_articles=report.new_articles, page_errors=report.page_errors))
 
-    async def _failed(self, feed: FeedState, report: FeedReport, now: datetime, started: float,
-                      policy: Policy, kind: str, status: int | None, message: str,
+    async def _failed(self, feed: FeedState, cfg: FeedSettings, report: FeedReport, now: datetime,
+                      started: float, policy: Policy, kind: str, status: int | None, message: str,
                       retry_after: float | None) -> FeedReport:
         report.ok = False
         report.status = status
         report.error = message
-        cfg = self.runtime.feeds.get(feed.name)
-        nxt = next_after_failure(now, policy, configured=cfg.interval if cfg else None,
+        nxt = next_after_failure(now, policy, configured=cfg.interval,
                                  failures=feed.consecutive_failures + 1,
                                  weight=failure_weight(kind, status), retry_after=retry_after)
         return await self._record(feed, report, started, PollOutcome(

@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "format_duration",
     "load_settings",
     "parse_duration",
+    "parse_since",
     "parse_size",
 ]
 
@@ -66,6 +68,20 @@ def parse_duration(value: str | int | float) -> float:
     if not m:
         raise ValueError(f"invalid duration {value!r} (use e.g. '30s', '10m', '1h', '7d')")
     return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+
+
+def parse_since(value: str, *, now: datetime | None = None) -> datetime:
+    """The start of a window given as a duration back from now (`7d`) or a date (`2026-11-01`)."""
+    now = now or datetime.now(UTC)
+    try:
+        return now - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"expected a duration such as 7d or a date such as 2026-11-01, got {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def format_duration(seconds: float) -> str:

@@ -770,19 +770,11 @@ class Store:
                      offset: int = 0) -> list[FlaggedArticle]:
         """Flagged articles, newest first; `state='all'` includes reviewed ones."""
         a, m = articles.c, matches.c
+        cond = self._review_conditions(ReviewFilter(state=state, topic=topic, source=source,
+                                                    since=since, until=until))
         q = (select(a.id, a.url, a.title, a.source, a.feed_name, a.published, a.fetched_at, a.text_from,
                     m.topic_id, m.score, m.state, m.matched_terms, m.note, m.reviewed_at)
-             .select_from(articles.join(matches, matches.c.article_id == a.id)))
-        if state != "all":
-            q = q.where(m.state == state)
-        if topic:
-            q = q.where(m.topic_id == topic)
-        if source:
-            q = q.where(or_(a.source == source, a.feed_name == source))
-        if since:
-            q = q.where(func.coalesce(a.published, a.fetched_at) >= since)
-        if until:
-            q = q.where(func.coalesce(a.published, a.fetched_at) < until)
+             .select_from(articles.join(matches, m.article_id == a.id)).where(*cond))
         q = q.order_by(func.coalesce(a.published, a.fetched_at).desc(), a.id.desc(), m.score.desc())
         if limit is not None:
             q = q.limit(limit)

@@ -86,3 +86,15 @@ def test_not_utf8_and_syntax_errors(tmp_path: Path) -> None:
     bad.write_text("[http\n")
     with pytest.raises(ConfigError, match="line 1"):
         load_settings(bad)
+
+
+def test_since_is_a_duration_back_or_a_date() -> None:
+    from datetime import UTC, datetime
+
+    from crawler.settings import parse_since
+
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert parse_since("36h", now=now) == datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
+    assert parse_since("2026-11-01", now=now) == datetime(2026, 11, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="duration such as 7d"):
+        parse_since("last week", now=now)

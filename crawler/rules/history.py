@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from rich.table import Table
 from crawler.models import Document, Match
 from crawler.rules.cli import clause_tree, fail, highlighted, load_ruleset, rules_app
 from crawler.rules.engine import RuleSet
-from crawler.settings import ConfigError, LoadedConfig, load_settings, parse_duration
+from crawler.settings import ConfigError, LoadedConfig, load_settings, parse_since
 
 __all__ = ["backtest", "document_of"]
 
@@ -170,19 +170,12 @@ def backtest_cmd(
     config: Path | None = ConfigOpt,
 ) -> None:
     """Replay rules over stored articles and show what a change would newly flag or stop flagging."""
-    since_dt: datetime | None
-    if since == "all":
-        since_dt = None
-    else:
+    since_dt: datetime | None = None
+    if since != "all":
         try:
-            since_dt = datetime.now(UTC) - timedelta(seconds=parse_duration(since))
-        except ValueError:
-            try:
-                since_dt = datetime.fromisoformat(since)
-            except ValueError:
-                fail([f"--since: expected a duration (30d), a date (2026-10-01) or 'all', got {since!r}"])
-            if since_dt.tzinfo is None:
-                since_dt = since_dt.replace(tzinfo=UTC)
+            since_dt = parse_since(since)
+        except ValueError as exc:
+            fail([f"--since: {exc}, or 'all'"])
     loaded, store = _open(config)
     rs = _rules(loaded, rules)
     console = Console(stderr=True)

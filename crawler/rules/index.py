@@ -148,12 +148,3 @@ class DocIndex:
             fi = FieldIndex(text, self.vocab, self.precise) if text else None
             self.fields[name] = fi
             return fi
-
-    def present_words(self) -> set[str]:
-        """Distinct tokens of title and body (what topic triggers are checked against)."""
-        out: set[str] = set()
-        for name in ("title", "body"):
-            fi = self.field(name)
-            if fi is not None:
-                out |= fi.present
-        return out

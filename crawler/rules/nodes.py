@@ -548,9 +548,6 @@ class Named(Node):
     def __str__(self) -> str:
         return f"@{self.name}"
 
-    def expanded(self) -> str:
-        return f"({self.child})"
-
     def cost(self) -> int:
         return self.child.cost()
 
