@@ -109,7 +109,7 @@ class Pipeline:
             )
         except FetchError as exc:
             return await self._failed(feed, cfg, report, now, started, policy, exc.kind, exc.status,
-                                      str(exc), exc.retry_after)
+                                      str(exc), exc.retry_after, permanent=exc.permanent)
 
         report.status = result.status
         if result.not_modified:
@@ -150,13 +150,14 @@ class Pipeline:
 
     async def _failed(self, feed: FeedState, cfg: FeedSettings, report: FeedReport, now: datetime,
                       started: float, policy: Policy, kind: str, status: int | None, message: str,
-                      retry_after: float | None) -> FeedReport:
+                      retry_after: float | None, *, permanent: bool = False) -> FeedReport:
         report.ok = False
         report.status = status
         report.error = message
         nxt = next_after_failure(now, policy, configured=cfg.interval,
                                  failures=feed.consecutive_failures + 1,
-                                 weight=failure_weight(kind, status), retry_after=retry_after)
+                                 weight=failure_weight(kind, status, permanent=permanent),
+                                 retry_after=retry_after)
         return await self._record(feed, report, started, PollOutcome(
             ok=False, status=status, error=message, polled_at=now, next_poll_at=nxt))
 

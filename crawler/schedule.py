@@ -75,9 +75,13 @@ def next_after_success(
     return now + timedelta(seconds=_jittered(seconds, policy.jitter, rng))
 
 
-def failure_weight(kind: str, status: int | None) -> float:
-    """How much one failure counts towards back-off: hard failures 1, soft 0.5, passing ones 0.25."""
-    if kind in ("blocked", "robots", "invalid_url", "not_a_feed") or status in (401, 403, 404, 410):
+def failure_weight(kind: str, status: int | None, *, permanent: bool = False) -> float:
+    """How much one failure counts towards back-off: hard failures 1, soft 0.5, passing ones 0.25.
+
+    Whether a fetch failure is hard is the fetcher's call (`FetchError.permanent`);
+    a body that is not a feed at all counts as hard too.
+    """
+    if permanent or kind == "not_a_feed":
         return 1.0
     if kind in ("timeout", "connect") or status in (429, 502, 503, 504):
         return 0.25

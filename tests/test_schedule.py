@@ -46,7 +46,7 @@ def test_backoff_grows_and_is_capped_never_disabled() -> None:
 def test_soft_failures_back_off_slower_than_hard_ones() -> None:
     soft = secs(next_after_failure(NOW, P, configured=60, failures=4, weight=failure_weight("timeout", None),
                                    rng=random.Random(1)))
-    hard = secs(next_after_failure(NOW, P, configured=60, failures=4, weight=failure_weight("http", 404),
+    hard = secs(next_after_failure(NOW, P, configured=60, failures=4, weight=failure_weight("http", 404, permanent=True),
                                    rng=random.Random(1)))
     assert soft < hard
 
@@ -54,3 +54,13 @@ def test_soft_failures_back_off_slower_than_hard_ones() -> None:
 def test_retry_after_is_honoured() -> None:
     assert secs(next_after_failure(NOW, P, configured=60, failures=1, retry_after=7200,
                                    rng=random.Random(0))) >= 7200 * 0.8
+
+
+def test_hard_failures_are_what_the_fetcher_calls_permanent() -> None:
+    from crawler.fetch import FetchError
+
+    gone = FetchError("HTTP 410 Gone", kind="http", url="https://x.example/feed", status=410)
+    forbidden = FetchError("HTTP 403 Forbidden", kind="http", url="https://x.example/feed", status=403)
+    assert failure_weight(gone.kind, gone.status, permanent=gone.permanent) == 1.0
+    assert failure_weight(forbidden.kind, forbidden.status, permanent=forbidden.permanent) == 0.5
+    assert failure_weight("not_a_feed", 200) == 1.0
