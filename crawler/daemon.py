@@ -181,8 +181,10 @@ class Daemon:
             raise
         except Exception as exc:  # a bug in one poll must not stop the daemon
             log.error("poll.crashed", exc_info=exc, extra={"fields": {"feed": feed.name}})
-            if self.store is not None:
-                await asyncio.to_thread(self.store.release_feeds, self.owner)
+            try:
+                await self.pipeline.record_crash(feed, exc)
+            except Exception as again:  # the database too: the lease runs out by itself
+                event(log, "poll.crash_unrecorded", logging.ERROR, feed=feed.name, error=str(again))
 
     async def _maintenance(self) -> None:
         retention = self.runtime.config.settings.storage.retention

@@ -148,6 +148,13 @@ class Pipeline:
             last_modified=result.last_modified, body_hash=body_hash, keep_validators=False,
             new_articles=report.new_articles, page_errors=report.page_errors))
 
+    async def record_crash(self, feed: FeedState, exc: BaseException) -> FeedReport:
+        """Count an unexpected error in a poll as that feed's failure: backed off, lease released."""
+        cfg = self.runtime.feeds.get(feed.name) or FeedSettings(name=feed.name, url=feed.url)
+        return await self._failed(feed, cfg, FeedReport(feed=feed.name, ok=False), _utcnow(),
+                                  time.monotonic(), self._policy(), "internal", None,
+                                  f"internal error: {type(exc).__name__}: {exc}", None)
+
     async def _failed(self, feed: FeedState, cfg: FeedSettings, report: FeedReport, now: datetime,
                       started: float, policy: Policy, kind: str, status: int | None, message: str,
                       retry_after: float | None, *, permanent: bool = False) -> FeedReport:

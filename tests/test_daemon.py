@@ -1,0 +1,38 @@
+"""Daemon internals that end-to-end tests cannot reach: an unexpected error inside one poll."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crawler.daemon import Daemon, feed_configs
+from crawler.fetch import Fetcher
+from crawler.pipeline import Pipeline
+from crawler.runtime import load_runtime
+from storage import Store
+from tests.e2e.helpers import write_config
+
+
+async def test_a_crashing_poll_backs_off_its_feed_and_keeps_other_leases(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, [{"name": "bad", "url": "http://127.0.0.1:9/bad.xml"},
+                                  {"name": "busy", "url": "http://127.0.0.1:9/busy.xml"}])
+    runtime = load_runtime(cfg)
+    store = Store.open(runtime.config.storage_url())
+    store.sync_feeds(feed_configs(runtime))
+    daemon = Daemon(runtime, watch_files=False)
+    daemon.store = store
+    claimed = {f.name: f for f in store.claim_due_feeds(daemon.owner, limit=2, lease=300)}
+
+    class Broken(Pipeline):
+        async def poll_feed(self, feed):  # type: ignore[no-untyped-def]
+            raise RuntimeError("a bug")
+
+    async with Fetcher(runtime.config.settings.http) as fetcher:
+        daemon.pipeline = Broken(store, fetcher, runtime)
+        await daemon._poll(claimed["bad"])
+
+    bad, busy = store.get_feed("bad"), store.get_feed("busy")
+    assert bad.consecutive_failures == 1 and "internal error: RuntimeError: a bug" in bad.last_error
+    assert bad.lease_owner is None and bad.next_poll_at > datetime.now(UTC)  # backed off, not re-polled at once
+    assert busy.lease_owner == daemon.owner  # another poll in flight keeps its lease
+    store.close()
