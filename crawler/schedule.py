@@ -57,7 +57,7 @@ def next_after_success(
     A feed's own `interval` is the user's word and is kept (hints may only
     lengthen it, up to `max_interval`). Without one, a feed that publishes
     rarely is polled at half its median publishing gap, between the default
-    interval and `max_interval`.
+    interval and `max_interval`, and never more often than `min_interval`.
     """
     base = configured if configured is not None else policy.default_interval
     if configured is None:
@@ -69,9 +69,9 @@ def next_after_success(
         min(max_age or 0.0, policy.max_interval),
         min(retry_after or 0.0, policy.max_interval),
     )
-    if configured is None:
-        hinted = max(hinted, policy.min_interval) if hinted else hinted
     seconds = max(base, hinted)
+    if configured is None:  # only a feed's own `interval` may go below the floor
+        seconds = max(seconds, policy.min_interval)
     return now + timedelta(seconds=_jittered(seconds, policy.jitter, rng))
 
 

@@ -142,7 +142,7 @@ class ScheduleSettings(_Section):
     interval: Duration = 900.0
     """Default polling interval of a feed."""
     min_interval: Duration = 60.0
-    """Floor for intervals adapted from the feed (TTL, Cache-Control); a feed's own `interval` may go lower."""
+    """No feed without its own `interval` is polled more often than this."""
     max_interval: Duration = 6 * 3600.0
     """Ceiling for back-off and adaptation: a failing feed is slowed to this, never disabled."""
     tick: Duration = 2.0

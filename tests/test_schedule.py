@@ -64,3 +64,9 @@ def test_hard_failures_are_what_the_fetcher_calls_permanent() -> None:
     assert failure_weight(gone.kind, gone.status, permanent=gone.permanent) == 1.0
     assert failure_weight(forbidden.kind, forbidden.status, permanent=forbidden.permanent) == 0.5
     assert failure_weight("not_a_feed", 200) == 1.0
+
+
+def test_min_interval_floors_feeds_without_their_own_interval() -> None:
+    fast_default = Policy(default_interval=30, min_interval=60, max_interval=3600, jitter=0.0)
+    assert secs(next_after_success(NOW, fast_default, configured=None)) == 60
+    assert secs(next_after_success(NOW, fast_default, configured=5)) == 5  # the user's own word
