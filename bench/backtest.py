@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 
 from crawler.rules import load_topics  # noqa: E402
-from crawler.rules.history import backtest  # noqa: E402
+from crawler.rules.backtest import backtest  # noqa: E402
 from storage import Store, content_hash  # noqa: E402
 from storage.schema import articles  # noqa: E402
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["Article", "Document", "FeedEntry", "Match"]
+__all__ = ["Article", "Document", "FeedEntry", "Match", "document_of"]
 
 
 @dataclass(slots=True)
@@ -76,3 +76,18 @@ class Match:
     explanation: dict[str, Any]
     """JSON-serialisable: clause tree with which clauses held, hits (term, field, start, end) and snippets."""
     rules_version: str
+
+
+class _ArticleFields(Protocol):
+    title: str
+    text: str
+    url: str
+    source: str | None
+    authors: list[str]
+
+
+def document_of(article: _ArticleFields) -> Document:
+    """The fields a topic sees of an article, new or stored: the one conversion, so a
+    backtest over history sees exactly what the poll that stored it saw."""
+    return Document(title=article.title, body=article.text, url=article.url,
+                    source=article.source or "", authors=list(article.authors))

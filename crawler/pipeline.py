@@ -21,7 +21,7 @@ from .extract import extract
 from .feeds import FeedError, ParsedFeed, parse_feed
 from .fetch import Fetcher, FetchError
 from .logs import event
-from .models import Article, Document, FeedEntry, Match
+from .models import Article, FeedEntry, Match, document_of
 from .runtime import Runtime
 from .schedule import Policy, failure_weight, next_after_failure, next_after_success
 from .settings import FeedSettings
@@ -259,9 +259,7 @@ class Pipeline:
             fetch_error=None if use_page else fetch_error,
             http_status=http_status,
         )
-        doc = Document(title=new.title, body=new.text, url=new.url, source=new.source or "",
-                       authors=new.authors)
-        found = runtime.rules.match(doc)
+        found = runtime.rules.match(document_of(new))
         article_id = await asyncio.to_thread(self.store.add_article, new, found)
         if article_id is None:
             return None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from crawler.rules.cli import rules_app
+from crawler.cli.rules import rules_app
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from crawler.cli import app
+from crawler.models import document_of
 from crawler.rules import load_topics
-from crawler.rules.history import document_of
 from storage import NewArticle, Store
 from tests.support.server import LoopbackServer
 

@@ -1,8 +1,8 @@
 """`newswatch serve` (the review app) and `newswatch export` (flagged articles to a file).
 
-`crawler.cli` calls `register(app)` when this package is installed. Both commands
-share the CLI's config resolution and exit codes: a bad config exits 2, a database
-that cannot be opened exits 1.
+The web app and its framework are imported inside these two commands only, so the
+daemon's commands never load them. Both share the CLI's config resolution and exit
+codes: a bad config exits 2, a database that cannot be opened exits 1.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+
+from .common import ConfigOpt, err, load_all, load_config, open_store
 
 __all__ = ["register"]
 
@@ -32,13 +34,6 @@ class ExportState(StrEnum):
     irrelevant = "irrelevant"
 
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $NEWSWATCH_CONFIG, ./config/newswatch.toml, "
-                 "/etc/newswatch/newswatch.toml).", show_default=False),
-]
-
-
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: [review] host, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: [review] port, 8080).")] = None,
@@ -46,11 +41,9 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the review web app (bound to 127.0.0.1 unless told otherwise)."""
-    from crawler.cli import err, load_all, open_store
-    from crawler.logs import setup_logging
-
-    from .app import create_app
-    from .security import is_loopback
+    from ..logs import setup_logging
+    from ..web.app import create_app
+    from ..web.security import is_loopback
 
     runtime = load_all(config)
     review = runtime.config.settings.review
@@ -81,11 +74,10 @@ def export(
     config: ConfigOpt = None,
 ) -> None:
     """Export flagged articles (newest first) as CSV, JSON, JSON lines or an Atom feed."""
-    from crawler.cli import err, load_config, open_store
     from storage import ReviewFilter
 
-    from . import exports
-    from .stories import assign_stories
+    from ..web import exports
+    from ..web.stories import assign_stories
 
     loaded = load_config(config)
     base = loaded.settings.review.base_url

@@ -1,40 +1,186 @@
-"""`newswatch rules explain|backtest|stats`: tuning tools that read stored articles and reviews.
+"""`newswatch rules …`: the analyst's tools for writing and measuring topics.
 
-`backtest` is what makes a rules change safe: it replays edited topics over the
-stored history and shows exactly which articles a change would newly flag or
-stop flagging, before the daemon is reloaded (`--apply` writes the new matches).
-`stats` turns reviewers' marks into per-term precision, to find the terms that
-bring false alarms.
+`test` and `eval` need no storage; `explain`, `backtest` and `stats` read stored
+articles and reviews (the logic of the last two is in `crawler.rules.backtest`).
+Any invalid config or rules file is reported one problem per line on stderr with
+exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
 
-from crawler.models import Document, Match
-from crawler.rules.cli import clause_tree, fail, highlighted, load_ruleset, rules_app
-from crawler.rules.engine import RuleSet
-from crawler.settings import ConfigError, LoadedConfig, load_settings, parse_since
+from ..models import Document, document_of
+from ..rules.backtest import backtest, term_stats
+from ..rules.engine import RuleSet
+from ..rules.evaluate import evaluate, read_labelled
+from ..rules.topics import load_topics, topic_from_query
+from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
 
-__all__ = ["backtest", "document_of"]
+__all__ = ["clause_tree", "fail", "highlighted", "load_ruleset", "rules_app"]
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="newswatch.toml (storage and rules).")
+rules_app = typer.Typer(
+    name="rules",
+    help="Write, test and measure topic rules.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
-def document_of(article: Any) -> Document:
-    """The fields a topic sees, from a stored article (the same as at poll time)."""
-    return Document(title=article.title, body=article.text, url=article.url,
-                    source=article.source or "", authors=list(article.authors))
+StoreConfigOpt = typer.Option(None, "--config", "-c", help="newswatch.toml (storage and rules).")
+
+
+def fail(problems: list[str], code: int = 2) -> NoReturn:
+    """Print each problem on stderr and exit (status 2: a usage or config problem)."""
+    for p in problems:
+        typer.echo(p, err=True)
+    raise typer.Exit(code)
+
+
+def load_ruleset(config: Path | None, rules: list[Path] | None = None) -> RuleSet:
+    """The topics named by `--rules` files, else by the config's `[rules] files`."""
+    if rules:
+        return load_topics(list(rules))
+    loaded = load_settings(config)
+    return load_topics(loaded.rule_files())
+
+
+def highlighted(text: str, hits: list[dict[str, Any]], field: str) -> Text:
+    """`text` with the hits of one field in bold yellow (offsets are into the original string)."""
+    out = Text(text)
+    for h in hits:
+        if h["field"] == field:
+            out.stylize("bold black on yellow", h["start"], h["end"])
+    return out
+
+
+def clause_tree(node: dict[str, Any], tree: Tree | None = None) -> Tree:
+    """A Rich tree of clauses, green where they held and red where they failed."""
+    mark = "[green]✓[/green]" if node["held"] else "[red]✗[/red]"
+    label = node["op"] if node["op"] != "term" else ""
+    extra = f" ×{node['count']}" if node.get("count") else ""
+    text = node["text"] if node["op"] == "term" else f"{label}: {node['text']}"
+    line = f"{mark} {_escape(text)}{extra}"
+    branch = tree.add(line) if tree is not None else Tree(line)
+    for child in node.get("children", []):
+        clause_tree(child, branch)
+    return branch
+
+
+def _escape(s: str) -> str:
+    return s.replace("[", r"\[")
+
+
+@rules_app.command("test")
+def test_cmd(
+    query: str = typer.Argument(..., help="A query, e.g. '(india OR delhi) NEAR/15 backchannel'."),
+    text: str | None = typer.Option(None, "--text", "-t", help="Text to match (treated as the body)."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="A text file to match (its body)."),
+    url: str | None = typer.Option(None, "--url", "-u", help="An article page to fetch and extract."),
+    title: str = typer.Option("", "--title", help="A title to match with the text."),
+    as_json: bool = typer.Option(False, "--json", help="Print the explanation as JSON."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="newswatch.toml (HTTP settings for --url)."),
+) -> None:
+    """Match one query against a text, a file or a page: match or not, highlighted terms, clause tree."""
+    if sum(x is not None for x in (text, file, url)) != 1:
+        fail(["give exactly one of --text, --file or --url"])
+    if url is not None:
+        text, page_title = _fetch_article(url, config)
+        title = title or page_title
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail([f"{file}: cannot read: {exc.strerror}"])
+    assert text is not None
+    try:
+        topic = topic_from_query(query)
+    except ConfigError as exc:
+        fail(exc.problems)
+    rs = RuleSet([topic])
+    exp = rs.explain(Document(title=title, body=text), topic.id)
+    if as_json:
+        typer.echo(json.dumps(exp, ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    verdict = "[bold green]MATCH[/]" if exp["matched"] else "[bold red]NO MATCH[/]"
+    console.print(f"{verdict}  score {exp['score']}  terms: {', '.join(exp['matched_terms']) or '-'}")
+    if title:
+        console.print(highlighted(title, exp["hits"], "title"))
+    console.print(highlighted(text, exp["hits"], "body"))
+    console.print(clause_tree(exp["clauses"]))
+
+
+def _fetch_article(url: str, config: Path | None) -> tuple[str, str]:
+    """Fetch and extract a page the way the daemon would; the config's HTTP settings apply."""
+    from crawler.extract import extract
+    from crawler.fetch import FetchError, fetch_page
+    from crawler.settings import HttpSettings
+
+    try:
+        http = load_settings(config).settings.http
+    except ConfigError:
+        http = HttpSettings()
+    try:
+        page = fetch_page(url, http)
+    except FetchError as exc:
+        fail([f"{url}: {exc}"], 1)
+    body, final, ctype = page.body, page.url, page.content_type
+    article = extract(body, final, content_type=ctype)
+    if not article.text:
+        fail([f"{url}: no article text found on the page"], 1)
+    return article.text, article.title
+
+
+@rules_app.command("eval")
+def eval_cmd(
+    labelled: Path = typer.Argument(..., help="JSON lines: title, text, label 1/0 (others skipped)."),
+    topic: str | None = typer.Option(None, "--topic", help="Only this topic id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="newswatch.toml to read rules from."),
+    rules: list[Path] | None = typer.Option(None, "--rules", help="Topic files to use instead of the config's."),
+) -> None:
+    """Precision, recall and F1 of the topics against labelled articles."""
+    try:
+        rs = load_ruleset(config, rules)
+    except ConfigError as exc:
+        fail(exc.problems)
+    if topic is not None and topic not in {t.id for t in rs.topics}:
+        fail([f"--topic: no topic {topic!r} (topics: {', '.join(t.id for t in rs.topics) or 'none'})"])
+    try:
+        result = evaluate(rs, list(read_labelled(labelled)), topic)
+    except FileNotFoundError:
+        fail([f"{labelled}: file not found"])
+    except (ValueError, UnicodeDecodeError) as exc:
+        fail([str(exc)])
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    table = Table(title=f"{labelled} — rules {rs.version}")
+    for col in ("topic", "precision", "recall", "F1", "TP", "FP", "FN", "TN"):
+        table.add_column(col, justify="left" if col == "topic" else "right")
+    for t in result["topics"]:
+        table.add_row(t["topic"], f"{t['precision']:.3f}", f"{t['recall']:.3f}", f"{t['f1']:.3f}",
+                      str(t["tp"]), str(t["fp"]), str(t["fn"]), str(t["tn"]))
+    console.print(table)
+    for t in result["topics"]:
+        for kind, key in (("false positive", "false_positives"), ("false negative", "false_negatives")):
+            for title in t[key]:
+                console.print(f"  {t['topic']}: {kind}: {title}", markup=False, highlight=False)
+    if result["skipped"]:
+        console.print(f"skipped {result['skipped']} row(s) labelled neither 1 nor 0")
 
 
 def _open(config: Path | None):  # -> tuple[LoadedConfig, Store]
@@ -70,7 +216,7 @@ def explain_cmd(
     topic: str | None = typer.Option(None, "--topic", help="Only this topic (default: every topic)."),
     full: bool = typer.Option(False, "--full", help="Print the whole text, not only the snippets."),
     as_json: bool = typer.Option(False, "--json", help="Print the explanations as JSON."),
-    config: Path | None = ConfigOpt,
+    config: Path | None = StoreConfigOpt,
 ) -> None:
     """Why a stored article matched a topic, or which clause failed."""
     loaded, store = _open(config)
@@ -121,53 +267,13 @@ def explain_cmd(
             console.print(clause_tree(exp["exclude_clauses"]))
 
 
-def backtest(store: Any, rs: RuleSet, *, since: datetime | None, apply: bool = False,
-             progress: Progress | None = None) -> dict[str, Any]:
-    """Replay `rs` over stored articles; return per-topic differences with the stored matches.
-
-    Only the topics in `rs` are compared (and, with `apply`, rewritten): a
-    backtest of one edited topic file leaves every other topic's matches alone.
-    """
-    topic_ids = {t.id for t in rs.topics}
-    diff: dict[str, dict[str, list[dict[str, Any]]]] = {
-        t: {"newly_flagged": [], "no_longer_flagged": []} for t in topic_ids}
-    kept: Counter[str] = Counter()
-    total = 0
-    task = progress.add_task("replaying", total=store.count_articles(since=since)) if progress else None
-    for art in store.iter_articles(since=since, with_matches=True):
-        total += 1
-        doc = document_of(art)
-        now = set(rs.matching_ids(doc))
-        before = {m.topic_id for m in art.matches} & topic_ids
-        row = {"id": art.id, "title": art.title, "url": art.url, "source": art.source}
-        for t in now - before:
-            diff[t]["newly_flagged"].append(row)
-        for t in before - now:
-            diff[t]["no_longer_flagged"].append(row)
-        for t in now & before:
-            kept[t] += 1
-        if apply and now != before:
-            others = [Match(topic_id=m.topic_id, score=m.score, matched_terms=m.matched_terms,
-                            explanation=m.explanation, rules_version=m.rules_version)
-                      for m in art.matches if m.topic_id not in topic_ids]
-            store.replace_matches(art.id, others + rs.match(doc))
-        if progress is not None and task is not None:
-            progress.advance(task)
-    return {
-        "articles": total,
-        "rules_version": rs.version,
-        "applied": apply,
-        "topics": [{"topic": t, "still_flagged": kept[t], **diff[t]} for t in sorted(topic_ids)],
-    }
-
-
 @rules_app.command("backtest")
 def backtest_cmd(
     since: str = typer.Option("30d", "--since", help="How far back: a duration (30d) or a date (2026-10-01); 'all' for everything."),
     rules: list[Path] | None = typer.Option(None, "--rules", help="Edited topic files or folders (default: the config's)."),
     apply: bool = typer.Option(False, "--apply", help="Write the new matches (marks on topics that still match are kept)."),
     as_json: bool = typer.Option(False, "--json", help="Print the differences as JSON."),
-    config: Path | None = ConfigOpt,
+    config: Path | None = StoreConfigOpt,
 ) -> None:
     """Replay rules over stored articles and show what a change would newly flag or stop flagging."""
     since_dt: datetime | None = None
@@ -210,36 +316,11 @@ def backtest_cmd(
         out.print("[dim]Nothing written. Run again with --apply to store these matches.[/dim]")
 
 
-def term_stats(flagged: list[Any]) -> list[dict[str, Any]]:
-    """Per topic and per matched term: hits, relevant, irrelevant, precision (None before any review)."""
-    per_topic: dict[str, Counter[str]] = defaultdict(Counter)
-    per_term: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for f in flagged:
-        per_topic[f.topic]["hits"] += 1
-        per_topic[f.topic][f.state] += 1
-        for term in dict.fromkeys(f.matched_terms):
-            per_term[(f.topic, term)]["hits"] += 1
-            per_term[(f.topic, term)][f.state] += 1
-
-    def row(c: Counter[str]) -> dict[str, Any]:
-        reviewed = c["relevant"] + c["irrelevant"]
-        return {"hits": c["hits"], "relevant": c["relevant"], "irrelevant": c["irrelevant"],
-                "unreviewed": c["unreviewed"],
-                "precision": round(c["relevant"] / reviewed, 4) if reviewed else None}
-
-    out = []
-    for topic in sorted(per_topic):
-        terms = [{"term": term, **row(c)} for (t, term), c in per_term.items() if t == topic]
-        terms.sort(key=lambda r: (-r["irrelevant"], r["precision"] if r["precision"] is not None else 2, -r["hits"]))
-        out.append({"topic": topic, **row(per_topic[topic]), "terms": terms})
-    return out
-
-
 @rules_app.command("stats")
 def stats_cmd(
     topic: str | None = typer.Option(None, "--topic", help="Only this topic."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
-    config: Path | None = ConfigOpt,
+    config: Path | None = StoreConfigOpt,
 ) -> None:
     """Per topic and per term, from reviewers' marks: hits, relevant, irrelevant, precision."""
     _, store = _open(config)

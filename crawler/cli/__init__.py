@@ -1,0 +1,43 @@
+"""The `newswatch` command: one module per group of commands, each registered here.
+
+A command imports only what it uses: the web framework is loaded inside `serve`
+and `export`, so `run`, `poll` and `check` never import it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from ..settings import ConfigError
+from . import daemon, serve, tools
+from .common import err
+from .review import review_app
+from .rules import rules_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="newswatch",
+    help="Monitor news feeds and flag the articles that match your topics.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+daemon.register(app)
+app.add_typer(review_app, name="review")
+tools.register(app)
+app.add_typer(rules_app, name="rules", help="Test, explain, evaluate and backtest topic rules.")
+serve.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:  # raised by a command that loaded config lazily
+        for p in exc.problems:
+            err.print(f"[red]error:[/red] {escape(p)}")
+        sys.exit(2)

@@ -1,0 +1,121 @@
+"""What every `newswatch` command shares: the console, the common options, config and storage loading.
+
+Every listing prints a Rich table for people and, with `--json`, the complete data
+for scripts (only `--limit` shortens it). Bad config or rules exit with status 2 and
+one line per problem; a database that cannot be opened exits 1; nothing a user can
+cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
+
+if TYPE_CHECKING:
+    from storage import Store
+
+    from ..runtime import Runtime
+
+__all__ = ["ConfigOpt", "JsonOpt", "LimitOpt", "err", "fail", "iso", "load_all", "load_config",
+           "open_store", "out", "parse_since_option", "print_json", "relative_when"]
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $NEWSWATCH_CONFIG, ./config/newswatch.toml, "
+                 "/etc/newswatch/newswatch.toml).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print complete JSON instead of a table.")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N rows.")]
+
+
+def fail(problems: list[str], code: int = 2) -> typer.Exit:
+    """Print each problem on stderr; the caller raises the returned exit (2: usage or config)."""
+    for p in problems:
+        err.print(f"[red]error:[/red] {escape(p)}")
+    return typer.Exit(code)
+
+
+def load_config(config: Path | None) -> LoadedConfig:
+    """The config, or exit 2 with its problems."""
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise fail(exc.problems) from None
+
+
+def load_all(config: Path | None) -> Runtime:
+    """Config, rules and site profiles together, or exit 2 with every problem."""
+    from ..runtime import load_runtime
+
+    try:
+        return load_runtime(config)
+    except ConfigError as exc:
+        raise fail(exc.problems) from None
+
+
+@contextmanager
+def open_store(loaded: LoadedConfig) -> Iterator[Store]:
+    """The configured database, closed afterwards; exit 1 when it cannot be opened."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage import Store
+
+    try:
+        store = Store.open(loaded.storage_url())
+    except (SQLAlchemyError, OSError) as exc:
+        raise fail([f"{loaded.path}: storage.url: cannot open the database: {exc}"], 1) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def parse_since_option(value: str | None) -> datetime | None:
+    """`--since` as a duration (7d) or a date; exit 2 on anything else."""
+    if not value:
+        return None
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise fail([f"--since: {exc}"]) from None
+
+
+def relative_when(dt: datetime | None, now: datetime | None = None) -> str:
+    """"in 5m", "2.0h ago": a poll time at a glance, in the past or the future."""
+    if dt is None:
+        return "—"
+    now = now or datetime.now(UTC)
+    delta = (dt - now).total_seconds()
+    span = abs(delta)
+    if span < 60:
+        rel = f"{int(span)}s"
+    elif span < 3600:
+        rel = f"{int(span // 60)}m"
+    elif span < 86400:
+        rel = f"{span / 3600:.1f}h"
+    else:
+        rel = f"{span / 86400:.1f}d"
+    return f"in {rel}" if delta > 0 else f"{rel} ago"
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def print_json(data: Any) -> None:
+    """Complete data on stdout, UTF-8 as is, for scripts."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

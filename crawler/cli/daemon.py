@@ -1,0 +1,150 @@
+"""`newswatch run|poll|check|status`: running the service and seeing how its feeds are doing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..logs import setup_logging
+from .common import (
+    ConfigOpt,
+    JsonOpt,
+    LimitOpt,
+    fail,
+    iso,
+    load_all,
+    load_config,
+    open_store,
+    out,
+    print_json,
+    relative_when,
+)
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+__all__ = ["check", "poll", "register", "run", "status"]
+
+def run(config: ConfigOpt = None,
+        log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info") -> None:
+    """Run the daemon in the foreground (systemd runs this)."""
+    from ..daemon import Daemon
+
+    runtime = load_all(config)
+    setup_logging(log_level)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..notify import make_notifier
+
+    daemon: Daemon
+
+    def current() -> Runtime:  # the notifier follows reloads
+        return daemon.runtime
+
+    daemon = Daemon(runtime, notifier=make_notifier(current))
+    try:
+        raise typer.Exit(asyncio.run(daemon.run()))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except (SQLAlchemyError, OSError) as exc:  # e.g. PostgreSQL down at start: systemd retries
+        raise fail([f"{runtime.config.path}: storage.url: cannot open the database: {exc}"], 1) from None
+
+
+def poll(
+    once: Annotated[bool, typer.Option("--once", help="Poll each feed once, then exit (the default).")] = True,
+    feed: Annotated[list[str] | None, typer.Option("--feed", "-f", help="Only this feed (repeatable).")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
+) -> None:
+    """Poll the feeds once, store and flag new articles, then exit."""
+    from ..daemon import poll_once
+
+    runtime = load_all(config)
+    setup_logging(log_level)
+    names = None
+    if feed:
+        known = {f.name for f in runtime.config.settings.feeds}
+        unknown = [n for n in feed if n not in known]
+        if unknown:
+            raise fail([f"{runtime.config.path}: feeds: no feed named {n!r}" for n in unknown])
+        names = list(feed)
+    with open_store(runtime.config) as store:
+        reports = asyncio.run(poll_once(runtime, store, names))
+    if as_json:
+        print_json([{
+            "feed": r.feed, "ok": r.ok, "status": r.status, "error": r.error,
+            "not_modified": r.not_modified, "entries": r.entries, "new_articles": r.new_articles,
+            "flagged": r.flagged, "flagged_ids": r.flagged_ids, "page_errors": r.page_errors,
+            "seconds": round(r.duration, 3),
+        } for r in reports])
+        return
+    table = Table(title="Poll", show_lines=False)
+    for col in ("feed", "result", "entries", "new", "flagged", "page errors", "time"):
+        table.add_column(col, justify="right" if col in ("entries", "new", "flagged", "page errors", "time") else "left")
+    for r in sorted(reports, key=lambda r: r.feed):
+        result = ("[green]not modified[/green]" if r.not_modified else f"[green]{r.status}[/green]") if r.ok \
+            else f"[red]{escape(r.error or 'failed')}[/red]"
+        table.add_row(r.feed, result, str(r.entries), str(r.new_articles), str(r.flagged),
+                      str(r.page_errors), f"{r.duration:.1f}s")
+    out.print(table)
+    total_flagged = sum(r.flagged for r in reports)
+    failed = sum(1 for r in reports if not r.ok)
+    out.print(f"{sum(r.new_articles for r in reports)} new articles, {total_flagged} flagged, "
+              f"{failed} feed{'s' if failed != 1 else ''} failed.")
+
+
+def check(config: ConfigOpt = None) -> None:
+    """Validate the config, the rules (with their examples) and the site profiles."""
+    runtime = load_all(config)
+    s = runtime.config.settings
+    out.print(f"[green]ok[/green] {runtime.config.path}: {len(s.feeds)} feeds "
+              f"({sum(1 for f in s.feeds if f.enabled)} enabled), {len(runtime.rules.topics)} topics "
+              f"(rules version {runtime.rules.version[:12]}), {len(runtime.profiles)} site profiles")
+
+
+def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt = None) -> None:
+    """Each feed's health: last poll, HTTP status, new articles, errors, next poll."""
+    loaded = load_config(config)
+    with open_store(loaded) as store:
+        feeds = store.feed_states()
+        counts = store.review_counts()
+    feeds = feeds[:limit] if limit else feeds
+    if as_json:
+        print_json({"feeds": [{
+            "name": f.name, "url": f.url, "source": f.source, "last_poll": iso(f.last_poll_at),
+            "last_success": iso(f.last_success_at), "http_status": f.last_status,
+            "new_articles": f.last_new_articles, "articles_total": f.articles_total,
+            "polls": f.polls_total, "not_modified": f.not_modified_total, "errors": f.errors_total,
+            "consecutive_failures": f.consecutive_failures, "failing_since": iso(f.failing_since),
+            "page_errors": f.page_errors_total, "last_error": f.last_error,
+            "next_poll": iso(f.next_poll_at),
+        } for f in feeds], "review": counts})
+        return
+    now = datetime.now(UTC)
+    table = Table(title=f"Feeds ({loaded.storage_url().split('://')[0]})")
+    for col in ("feed", "last poll", "HTTP", "new", "total", "errors", "next poll", "last error"):
+        table.add_column(col, overflow="fold")
+    for f in feeds:
+        health = "green" if f.consecutive_failures == 0 else "red"
+        errors = f"{f.errors_total}" + (f" ({f.consecutive_failures} in a row)" if f.consecutive_failures else "")
+        if f.page_errors_total:
+            errors += f", {f.page_errors_total} page"
+        table.add_row(f"[{health}]{escape(f.name)}[/{health}]", relative_when(f.last_poll_at, now),
+                      str(f.last_status or "—"), str(f.last_new_articles), str(f.articles_total),
+                      errors, relative_when(f.next_poll_at, now), escape((f.last_error or "")[:80]))
+    out.print(table)
+    out.print(f"Review queue: {counts['unreviewed']} unreviewed, {counts['relevant']} relevant, "
+              f"{counts['irrelevant']} irrelevant.")
+
+
+
+def register(app: typer.Typer) -> None:
+    """Add the service's commands to `newswatch`."""
+    for command in (run, poll, check, status):
+        app.command()(command)

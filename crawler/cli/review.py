@@ -1,0 +1,174 @@
+"""`newswatch review list|show|mark|export-labels`: reviewing flagged articles from a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from .common import (
+    ConfigOpt,
+    JsonOpt,
+    LimitOpt,
+    err,
+    fail,
+    iso,
+    load_config,
+    open_store,
+    out,
+    parse_since_option,
+    print_json,
+)
+
+__all__ = ["review_app"]
+
+review_app = typer.Typer(help="Review flagged articles: list, read, mark, export labels.",
+                         no_args_is_help=True)
+
+
+class ReviewState(StrEnum):
+    unreviewed = "unreviewed"
+    relevant = "relevant"
+    irrelevant = "irrelevant"
+    all = "all"
+
+
+class Mark(StrEnum):
+    relevant = "relevant"
+    irrelevant = "irrelevant"
+    unreviewed = "unreviewed"
+
+
+@review_app.command("list")
+def review_list(
+    state: Annotated[ReviewState, typer.Option(help="Which review state to list.")] = ReviewState.unreviewed,
+    topic: Annotated[str | None, typer.Option(help="Only this topic id.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source or feed name.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only newer than a duration (7d) or date.")] = None,
+    limit: LimitOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Flagged articles, newest first (unreviewed by default)."""
+    loaded = load_config(config)
+    with open_store(loaded) as store:
+        rows = store.list_flagged(state=state.value, topic=topic, source=source, since=parse_since_option(since),
+                                  limit=limit)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        out.print(f"No {'' if state is ReviewState.all else state.value + ' '}flagged articles.")
+        return
+    table = Table(title=f"Flagged articles ({state.value})")
+    for col in ("id", "published", "source", "topic", "score", "state", "title", "matched"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        when = (r.published or r.fetched_at).strftime("%Y-%m-%d %H:%M")
+        table.add_row(str(r.id), when, escape(r.source or r.feed_name or ""), escape(r.topic),
+                      f"{r.score:.2f}", r.state, escape(r.title), escape(", ".join(r.matched_terms[:6])))
+    out.print(table)
+
+
+def highlight(text: str, spans: list[tuple[int, int]]) -> Text:
+    """Rich text with the given character spans in bold yellow."""
+    rich = Text(text)
+    for start, end in spans:
+        if 0 <= start < end <= len(text):
+            rich.stylize("bold black on yellow", start, end)
+    return rich
+
+
+def _spans(explanation: dict[str, Any], field: str) -> list[tuple[int, int]]:
+    return [(int(h["start"]), int(h["end"])) for h in explanation.get("hits", [])
+            if h.get("field") == field and "start" in h and "end" in h]
+
+
+@review_app.command("show")
+def review_show(article_id: int, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """One stored article with its matched terms highlighted and why it matched."""
+    loaded = load_config(config)
+    with open_store(loaded) as store:
+        art = store.get_article(article_id)
+    if art is None:
+        raise fail([f"no article with id {article_id}"], 1)
+    if as_json:
+        data = {k: getattr(art, k) for k in art.__slots__ if k != "matches"}
+        data["matches"] = [{k: getattr(m, k) for k in m.__slots__} for m in art.matches]
+        print_json(data)
+        return
+    spans_title: list[tuple[int, int]] = []
+    spans_body: list[tuple[int, int]] = []
+    for m in art.matches:
+        spans_title += _spans(m.explanation, "title")
+        spans_body += _spans(m.explanation, "body")
+    out.print(highlight(art.title, spans_title), style="bold")
+    when = (art.published or art.fetched_at).strftime("%Y-%m-%d %H:%M %Z")
+    out.print(f"[dim]{escape(art.source or art.feed_name or '')} · {when} · {escape(art.link)}[/dim]")
+    out.print(f"[dim]text from {art.text_from} ({art.method})"
+              + (f"; {escape(art.fetch_error)}" if art.fetch_error else "") + "[/dim]\n")
+    out.print(highlight(art.text, spans_body))
+    for m in art.matches:
+        out.print(f"\n[bold]{escape(m.topic_id)}[/bold] score {m.score:.2f} · {m.state}"
+                  + (f" · note: {escape(m.note)}" if m.note else ""))
+        out.print("  matched: " + escape(", ".join(m.matched_terms)))
+    if not art.matches:
+        out.print("\n[dim]No topic flagged this article.[/dim]")
+
+
+@review_app.command("mark")
+def review_mark(
+    article_id: int,
+    state: Annotated[Mark, typer.Argument(help="relevant, irrelevant or unreviewed")],
+    note: Annotated[str | None, typer.Option(help="A note kept with the mark.")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only this topic's match (default: all).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Mark a flagged article relevant or irrelevant (kept with time and note)."""
+    loaded = load_config(config)
+    with open_store(loaded) as store:
+        changed = store.mark(article_id, state.value, note=note, topic=topic)
+    if not changed:
+        raise fail([f"article {article_id} has no match" + (f" for topic {topic!r}" if topic else "")], 1)
+    out.print(f"Marked article {article_id} {state.value} ({changed} match{'es' if changed > 1 else ''}).")
+
+
+@review_app.command("export-labels")
+def review_export_labels(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only this topic's marks.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write reviewed articles as labelled JSON lines, the format `rules eval` reads."""
+    loaded = load_config(config)
+    lines: list[str] = []
+    with open_store(loaded) as store:
+        seen: set[int] = set()
+        for state, label in (("relevant", 1), ("irrelevant", 0)):
+            for r in store.list_flagged(state=state, topic=topic):
+                if r.id in seen:
+                    continue
+                seen.add(r.id)
+                art = store.get_article(r.id)
+                if art is None:
+                    continue
+                lines.append(json.dumps({
+                    "id": str(art.id), "title": art.title, "text": art.text, "label": label,
+                    "url": art.url, "source": art.source or art.feed_name, "topic": r.topic,
+                    "note": r.note, "marked_at": iso(r.reviewed_at),
+                }, ensure_ascii=False))
+    data = "".join(line + "\n" for line in lines)
+    if output:
+        output.write_text(data, encoding="utf-8")
+        err.print(f"Wrote {len(lines)} labelled articles to {output}.")
+    else:
+        sys.stdout.write(data)
+
+
