@@ -1,11 +1,12 @@
 """Persistence for newswatch: one `Store` API over SQLite (default) or PostgreSQL."""
 
-from .store import (
+from .rows import (
     REVIEW_STATES,
     Backlog,
     FeedConfig,
     FeedState,
     FlaggedArticle,
+    MatchData,
     NewArticle,
     PendingNotification,
     PollOutcome,
@@ -14,11 +15,10 @@ from .store import (
     ReviewRow,
     SearchResult,
     SourceCount,
-    Store,
     StoredArticle,
     StoredMatch,
-    content_hash,
 )
+from .store import Store, content_hash
 
 __all__ = [
     "REVIEW_STATES",
@@ -26,6 +26,7 @@ __all__ = [
     "FeedConfig",
     "FeedState",
     "FlaggedArticle",
+    "MatchData",
     "NewArticle",
     "PendingNotification",
     "PollOutcome",

@@ -26,7 +26,7 @@ depends_on = None
 
 PG_TSVECTOR = ("to_tsvector('simple'::regconfig, "
                "left(coalesce(title, '') || ' ' || coalesce(text, ''), 200000))")
-"""Must stay identical to `storage.store.PG_TSVECTOR` (without the table prefix)."""
+"""Must stay identical to `storage.searching.PG_TSVECTOR` (without the table prefix)."""
 
 _SQLITE_FTS = [
     "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles', "

@@ -1,0 +1,168 @@
+"""Articles and their matches: stored once per canonical URL, with every match in the same transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from .db import StorePart, content_hash, utcnow
+from .rows import (
+    MatchData,
+    NewArticle,
+    StoredArticle,
+    StoredMatch,
+)
+from .schema import articles, matches
+
+__all__ = ["ArticlesPart"]
+
+
+def _stored_match(row: RowMapping) -> StoredMatch:
+    return StoredMatch(
+        topic_id=row["topic_id"],
+        score=row["score"],
+        matched_terms=list(row["matched_terms"] or []),
+        explanation=dict(row["explanation"] or {}),
+        rules_version=row["rules_version"],
+        created_at=row["created_at"],
+        state=row["state"],
+        note=row["note"],
+        reviewed_at=row["reviewed_at"],
+    )
+
+
+def _stored_article(row: RowMapping) -> StoredArticle:
+    data = {k: row[k] for k in StoredArticle.__slots__ if k != "matches"}  # type: ignore[attr-defined]
+    data["authors"] = list(data["authors"] or [])
+    return StoredArticle(**data)
+
+
+def _match_row(article_id: int, m: MatchData, now: datetime) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "topic_id": m.topic_id,
+        "score": float(m.score),
+        "matched_terms": list(m.matched_terms),
+        "explanation": json.loads(json.dumps(m.explanation, default=str)),
+        "rules_version": m.rules_version,
+        "created_at": now,
+        "state": "unreviewed",
+    }
+
+
+
+class ArticlesPart(StorePart):
+    """Stored articles and their matches: adding, reading, replaying, pruning."""
+
+    def known_urls(self, urls: Iterable[str]) -> set[str]:
+        """Which of these canonical URLs are stored already (so they are never fetched again)."""
+        wanted = list(dict.fromkeys(urls))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                found.update(r[0] for r in conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))))
+        return found
+
+    def add_article(self, article: NewArticle, found: Sequence[MatchData] = ()) -> int | None:
+        """Store an article and its matches in one transaction.
+
+        Returns the new id, or None when the canonical URL is stored already
+        (re-storing is a no-op, so two feeds or two instances racing on one
+        story cannot duplicate it).
+        """
+        row = {k: getattr(article, k) for k in NewArticle.__slots__}  # type: ignore[attr-defined]
+        row["content_hash"] = content_hash(article.title, article.text)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(articles.c.id).where(articles.c.url == article.url)).first():
+                    return None
+                article_id = conn.execute(insert(articles).values(**row)).inserted_primary_key[0]
+                if found:
+                    now = utcnow()
+                    conn.execute(insert(matches), [_match_row(article_id, m, now) for m in found])
+                return int(article_id)
+        except IntegrityError:
+            # another writer stored the same URL between our check and insert: a no-op;
+            # any other integrity error is a bug and must not pass silently
+            if self.known_urls([article.url]):
+                return None
+            raise
+
+    def get_article(self, article_id: int) -> StoredArticle | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
+            if row is None:
+                return None
+            art = _stored_article(row)
+            art.matches = [_stored_match(m) for m in conn.execute(
+                select(matches).where(matches.c.article_id == article_id).order_by(matches.c.score.desc())
+            ).mappings()]
+        return art
+
+    def iter_articles(self, *, since: datetime | None = None, batch: int = 1000,
+                      with_matches: bool = False) -> Iterator[StoredArticle]:
+        """Every stored article (oldest first), in batches by id so memory stays flat."""
+        last_id = 0
+        while True:
+            q = select(articles).where(articles.c.id > last_id).order_by(articles.c.id).limit(batch)
+            if since is not None:
+                q = q.where(articles.c.fetched_at >= since)
+            with self.engine.connect() as conn:
+                rows = [_stored_article(r) for r in conn.execute(q).mappings()]
+                if with_matches and rows:
+                    by_id = {a.id: a for a in rows}
+                    for m in conn.execute(select(matches).where(
+                            matches.c.article_id.in_(list(by_id)))).mappings():
+                        by_id[m["article_id"]].matches.append(_stored_match(m))
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].id
+
+    def count_articles(self, *, since: datetime | None = None) -> int:
+        q = select(func.count()).select_from(articles)
+        if since is not None:
+            q = q.where(articles.c.fetched_at >= since)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def replace_matches(self, article_id: int, found: Sequence[MatchData]) -> None:
+        """Set an article's matches to `found` (backtest --apply); review marks on topics that still match are kept."""
+        now = utcnow()
+        keep = {m.topic_id for m in found}
+        with self.engine.begin() as conn:
+            conn.execute(delete(matches).where(and_(matches.c.article_id == article_id,
+                                                    matches.c.topic_id.not_in(keep))))
+            existing = {r[0] for r in conn.execute(
+                select(matches.c.topic_id).where(matches.c.article_id == article_id))}
+            for m in found:
+                row = _match_row(article_id, m, now)
+                if m.topic_id in existing:
+                    row.pop("state")
+                    row.pop("created_at")
+                    conn.execute(update(matches).where(and_(
+                        matches.c.article_id == article_id, matches.c.topic_id == m.topic_id)).values(**row))
+                else:
+                    conn.execute(insert(matches).values(**row))
+
+    def prune(self, before: datetime) -> int:
+        """Delete articles fetched before `before` that no topic flagged; return how many."""
+        flagged = select(matches.c.article_id)
+        with self.engine.begin() as conn:
+            res = conn.execute(delete(articles).where(and_(articles.c.fetched_at < before,
+                                                           articles.c.id.not_in(flagged))))
+        return res.rowcount or 0

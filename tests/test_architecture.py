@@ -1,0 +1,123 @@
+"""The shape of the code, read from its imports: what may depend on what.
+
+Dependencies point down: entry packages (`crawler.cli`, `crawler.web`) → pipeline and
+daemon → stages → models and settings. `storage` stands beside the stages and imports
+nothing of `crawler`; the rules engine needs neither storage nor HTTP; the daemon's
+commands load no web framework.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from tests.e2e.helpers import page, rss, write_config
+from tests.support.server import LoopbackServer
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB_ONLY = ("fastapi", "starlette", "jinja2", "uvicorn", "datasketch", "scipy")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module `path` imports, at any depth of the file (function-level imports count)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{a.name}" for a in node.names)  # `from pkg import module`
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for top in ("crawler", "storage"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if "migrations" not in path.parts:
+                graph[_module_name(path)] = _imports(path)
+    return graph
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def test_storage_imports_nothing_of_crawler() -> None:
+    bad = {m: sorted(i for i in deps if _under(i, "crawler"))
+           for m, deps in _graph().items() if _under(m, "storage")}
+    assert {m: v for m, v in bad.items() if v} == {}
+
+
+def test_the_rules_engine_needs_neither_storage_nor_http() -> None:
+    banned = ("storage", "httpx", "crawler.fetch", "crawler.extract", "crawler.web", "crawler.cli",
+              "crawler.pipeline", "crawler.scrape")
+    bad = {m: sorted(i for i in deps if any(_under(i, b) for b in banned))
+           for m, deps in _graph().items() if _under(m, "crawler.rules")}
+    assert {m: v for m, v in bad.items() if v} == {}
+
+
+def test_no_cycles_between_the_parts_of_crawler() -> None:
+    """A part is a top-level module or folder of `crawler` (`cli`, `web`, `rules`, `pipeline`…)."""
+    graph = _graph()
+    parts: dict[str, set[str]] = defaultdict(set)
+    for module, deps in graph.items():
+        if not _under(module, "crawler") or module == "crawler":
+            continue
+        part = module.split(".")[1]
+        for dep in deps:
+            if _under(dep, "crawler") and dep != "crawler" and dep.split(".")[1] != part:
+                if f"crawler.{dep.split('.')[1]}" in graph:
+                    parts[part].add(dep.split(".")[1])
+    cycles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in sorted(parts.get(node, ())):
+            if nxt == path[0]:
+                cycles.append([*path, nxt])
+            elif nxt not in path and nxt > path[0]:
+                visit(nxt, [*path, nxt])
+
+    for start in sorted(parts):
+        visit(start, [start])
+    assert cycles == []
+
+
+def test_the_daemons_commands_load_no_web_framework(tmp_path: Path, server: LoopbackServer) -> None:
+    """`check` and `poll` in a fresh interpreter leave the web app's libraries unloaded."""
+    server.route("/news/1", page("Markets close higher", "KARACHI: Stocks rose on Friday."))
+    server.route("/feed.xml", rss([{"title": "Markets close higher", "link": server.url("/news/1")}]),
+                 content_type="application/rss+xml")
+    cfg = write_config(tmp_path, [{"name": "site", "url": server.url("/feed.xml")}])
+    script = (
+        "import json, sys\n"
+        "from typer.testing import CliRunner\n"
+        "from crawler.cli import app\n"
+        "codes = [CliRunner().invoke(app, [cmd, '--config', sys.argv[1]]).exit_code for cmd in ('check', 'poll')]\n"
+        f"print(json.dumps({{'codes': codes, 'loaded': [m for m in {WEB_ONLY!r} if m in sys.modules]}}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(cfg)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"codes": [0, 0], "loaded": []}
+    assert server.hits("/news/1") == 1
