@@ -1,4 +1,4 @@
-"""The flow of one feed: poll → new entries → fetch page → extract → match → store.
+"""The flow of one feed: poll → new entries → scrape page → match → store → group stories.
 
 This is the only module that knows the order of the stages; each stage knows
 nothing of the others. One `poll_feed` call never raises for bad input: a bad
@@ -17,20 +17,18 @@ from datetime import UTC, datetime
 
 from storage import FeedState, NewArticle, PollOutcome, Store
 
-from .extract import extract
 from .feeds import FeedError, ParsedFeed, parse_feed
 from .fetch import Fetcher, FetchError
 from .logs import event
 from .models import Article, FeedEntry, Match, document_of
 from .runtime import Runtime
 from .schedule import Policy, failure_weight, next_after_failure, next_after_success
+from .scrape import scrape
 from .settings import FeedSettings
 
 __all__ = ["FeedReport", "Pipeline"]
 
 log = logging.getLogger("newswatch.pipeline")
-
-HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain")
 
 OnFlagged = Callable[[int, NewArticle, list[Match]], Awaitable[None]]
 
@@ -211,22 +209,14 @@ class Pipeline:
             fetch_error = "link is a redirect token" if entry.opaque else "article fetching is off for this feed"
         else:
             try:
-                page = await self.fetcher.fetch(entry.link, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
-                http_status = page.status
-                ctype = (page.content_type or "").split(";")[0].strip().lower()
-                if ctype and not ctype.startswith(HTML_TYPES):
-                    fetch_error = f"not an HTML page ({ctype})"
-                else:
-                    article = await asyncio.to_thread(extract, page.body, page.url,
-                                                      content_type=page.content_type,
-                                                      profiles=runtime.profiles)
+                page = await scrape(self.fetcher, entry.link, runtime.profiles)
+                http_status, article, fetch_error = page.status, page.article, page.error
+                if article is not None:
                     final_url = page.url
-                    if not article.text.strip():
-                        fetch_error = "no article text found on the page"
-                    elif _page_is_thinner(article.text, _feed_text(entry)):
-                        fetch_error = (f"the page gave {len(article.text.split())} words, "
-                                       "fewer than the feed's own text")
-                        article.text = ""
+                if article is not None and fetch_error is None and _page_is_thinner(article.text, _feed_text(entry)):
+                    fetch_error = (f"the page gave {len(article.text.split())} words, "
+                                   "fewer than the feed's own text")
+                    article.text = ""
             except FetchError as exc:
                 http_status = exc.status
                 fetch_error = str(exc)

@@ -85,9 +85,9 @@ def test_no_cycles_between_the_parts_of_crawler() -> None:
             continue
         part = module.split(".")[1]
         for dep in deps:
-            if _under(dep, "crawler") and dep != "crawler" and dep.split(".")[1] != part:
-                if f"crawler.{dep.split('.')[1]}" in graph:
-                    parts[part].add(dep.split(".")[1])
+            other = dep.split(".")[1] if _under(dep, "crawler") and dep != "crawler" else part
+            if other != part and f"crawler.{other}" in graph:
+                parts[part].add(other)
     cycles: list[list[str]] = []
 
     def visit(node: str, path: list[str]) -> None:

@@ -25,10 +25,13 @@ from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
 if TYPE_CHECKING:
     from storage import Store
 
+    from ..extract import SiteProfiles
     from ..runtime import Runtime
+    from ..scrape import ScrapedPage
 
 __all__ = ["ConfigOpt", "JsonOpt", "LimitOpt", "err", "fail", "iso", "load_all", "load_config",
-           "open_store", "out", "parse_since_option", "print_json", "relative_when"]
+           "open_store", "out", "parse_since_option", "print_json", "profiles_of", "relative_when",
+           "scrape_or_fail"]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -82,6 +85,35 @@ def open_store(loaded: LoadedConfig) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def profiles_of(loaded: LoadedConfig | None) -> SiteProfiles | None:
+    """The site profiles the daemon would use for this config (None: the shipped ones)."""
+    from ..extract import load_site_profiles
+
+    if loaded is None or not loaded.sites_file().exists():
+        return None
+    try:
+        return load_site_profiles(loaded.sites_file())
+    except ConfigError as exc:
+        raise fail(exc.problems) from None
+
+
+def scrape_or_fail(url: str, loaded: LoadedConfig | None) -> ScrapedPage:
+    """Read one article page as the daemon would (its HTTP settings and site profiles); exit 1
+    when it cannot be fetched or is not HTML. Without a config, the defaults apply."""
+    from ..fetch import FetchError
+    from ..scrape import scrape_now
+    from ..settings import HttpSettings
+
+    profiles = profiles_of(loaded)
+    try:
+        page = scrape_now(url, loaded.settings.http if loaded else HttpSettings(), profiles)
+    except FetchError as exc:
+        raise fail([f"{url}: {exc}"], 1) from None
+    if page.article is None:
+        raise fail([f"{url}: {page.error}"], 1)
+    return page
 
 
 def parse_since_option(value: str | None) -> datetime | None:

@@ -27,6 +27,7 @@ from ..rules.engine import RuleSet
 from ..rules.evaluate import evaluate, read_labelled
 from ..rules.topics import load_topics, topic_from_query
 from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
+from .common import scrape_or_fail
 
 __all__ = ["clause_tree", "fail", "highlighted", "load_ruleset", "rules_app"]
 
@@ -123,24 +124,15 @@ def test_cmd(
 
 
 def _fetch_article(url: str, config: Path | None) -> tuple[str, str]:
-    """Fetch and extract a page the way the daemon would; the config's HTTP settings apply."""
-    from crawler.extract import extract
-    from crawler.fetch import FetchError, fetch_page
-    from crawler.settings import HttpSettings
-
+    """Fetch and extract a page the way the daemon would: the config's HTTP settings and site profiles."""
     try:
-        http = load_settings(config).settings.http
+        loaded: LoadedConfig | None = load_settings(config)
     except ConfigError:
-        http = HttpSettings()
-    try:
-        page = fetch_page(url, http)
-    except FetchError as exc:
-        fail([f"{url}: {exc}"], 1)
-    body, final, ctype = page.body, page.url, page.content_type
-    article = extract(body, final, content_type=ctype)
-    if not article.text:
-        fail([f"{url}: no article text found on the page"], 1)
-    return article.text, article.title
+        loaded = None
+    page = scrape_or_fail(url, loaded)
+    if page.error or page.article is None:
+        fail([f"{url}: {page.error}"], 1)
+    return page.article.text, page.article.title
 
 
 @rules_app.command("eval")

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ..extract import extract
 from ..settings import ConfigError, load_settings
-from .common import ConfigOpt, JsonOpt, fail, iso, out, print_json
+from .common import ConfigOpt, JsonOpt, fail, iso, out, print_json, profiles_of, scrape_or_fail
 
 __all__ = ["register"]
 
@@ -20,36 +21,22 @@ def extract_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Extract an article from a URL or file and show which method won."""
-    from ..extract import extract, load_site_profiles
-
-    loaded = None
     try:
         loaded = load_settings(config)
     except ConfigError:
         loaded = None  # extraction works without a config; profiles then come from the defaults
-    profiles = None
-    if loaded is not None and loaded.sites_file().exists():
-        try:
-            profiles = load_site_profiles(loaded.sites_file())
-        except ConfigError as exc:
-            raise fail(exc.problems) from None
     if target.startswith(("http://", "https://")):
-        from ..fetch import FetchError, fetch_page
-        from ..settings import HttpSettings
-
-        try:
-            page = fetch_page(target, loaded.settings.http if loaded else HttpSettings())
-        except FetchError as exc:
-            raise fail([f"{target}: {exc}"], 1) from None
-        body, page_url, ctype = page.body, page.url, page.content_type
+        page = scrape_or_fail(target, loaded)
+        assert page.article is not None
+        art, page_url = page.article, page.url
     else:
         path = Path(target)
         try:
             body = path.read_bytes()
         except OSError as exc:
             raise fail([f"{target}: cannot read: {exc.strerror}"], 1) from None
-        page_url, ctype = url or path.resolve().as_uri(), None
-    art = extract(body, page_url, content_type=ctype, profiles=profiles)
+        page_url = url or path.resolve().as_uri()
+        art = extract(body, page_url, profiles=profiles_of(loaded))
     if as_json:
         print_json({
             "url": page_url, "method": art.method, "site": art.site, "title": art.title,
