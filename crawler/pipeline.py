@@ -25,6 +25,7 @@ from .runtime import Runtime
 from .schedule import Policy, failure_weight, next_after_failure, next_after_success
 from .scrape import scrape
 from .settings import FeedSettings
+from .stories import assign_stories
 
 __all__ = ["FeedReport", "Pipeline"]
 
@@ -257,6 +258,10 @@ class Pipeline:
         if found:
             report.flagged += 1
             report.flagged_ids.append(article_id)
+            try:
+                await asyncio.to_thread(assign_stories, self.store)
+            except Exception:  # stays unplaced until the next flagged article or `serve`; never lost
+                log.exception("stories.failed", extra={"fields": {"id": article_id}})
             event(log, "article.flagged", feed=cfg.name, id=article_id, title=new.title,
                   topics=",".join(m.topic_id for m in found), text_from=text_from)
             if self.on_flagged is not None:

@@ -14,7 +14,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
 
 from crawler.models import Match
-from crawler.web.stories import assign_stories
+from crawler.stories import assign_stories
 from storage import NewArticle, ReviewFilter, Store
 from storage.search import parse_search, to_fts5, to_tsquery
 from storage.store import _MIGRATIONS, create_store_engine

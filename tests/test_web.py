@@ -23,11 +23,11 @@ from markupsafe import escape
 
 from crawler.models import Match
 from crawler.runtime import Runtime, load_runtime
+from crawler.stories import similarity
 from crawler.web import create_app
 from crawler.web.exports import csv_safe, to_csv
 from crawler.web.render import highlight
 from crawler.web.security import is_loopback
-from crawler.web.stories import similarity
 from storage import NewArticle, PollOutcome, ReviewFilter, Store
 from tests.e2e.test_browser import HOSTILE_TITLE, Sample, fill
 

@@ -57,7 +57,10 @@ def serve(
     setup_logging(log_level)
     import uvicorn
 
+    from ..stories import assign_stories
+
     with open_store(runtime.config) as store:
+        assign_stories(store)  # flagged articles stored before the pipeline grouped them
         app = create_app(runtime, store)
         where = f"[{bind}]" if ":" in bind else bind
         err.print(f"Review app on http://{where}:{bind_port}/ "
@@ -76,8 +79,8 @@ def export(
     """Export flagged articles (newest first) as CSV, JSON, JSON lines or an Atom feed."""
     from storage import ReviewFilter
 
+    from ..stories import assign_stories
     from ..web import exports
-    from ..web.stories import assign_stories
 
     loaded = load_config(config)
     base = loaded.settings.review.base_url

@@ -40,7 +40,6 @@ from .charts import PALETTE, bar_svg, daily_chart
 from .metrics import CONTENT_TYPE, render_metrics
 from .render import highlight, highlight_paragraphs, relative_time
 from .security import CSRF_COOKIE, SESSION_COOKIE, Guard
-from .stories import assign_stories
 
 __all__ = ["create_app"]
 
@@ -318,7 +317,6 @@ def create_app(runtime_or_config: Any, store: Store, *, allowed_hosts: list[str]
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def list_page(request: Request, f: FiltersDep, page: Annotated[int, Query(ge=1, le=100000)] = 1) -> HTMLResponse:
-        assign_stories(store)
         size = ctx.page_size
         result = store.review_page(f.review_filter(), limit=size, offset=(page - 1) * size)
         topics, sources = store.facets()
@@ -333,7 +331,6 @@ def create_app(runtime_or_config: Any, store: Store, *, allowed_hosts: list[str]
 
     @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     def article_page(request: Request, article_id: int, f: FiltersDep) -> HTMLResponse:
-        assign_stories(store)
         art = article_or_404(article_id)
         hits = [h for m in art.matches for h in (m.explanation.get("hits") or [])]
         prev_id, next_id = store.neighbours(article_id, f.review_filter())
@@ -366,7 +363,6 @@ def create_app(runtime_or_config: Any, store: Store, *, allowed_hosts: list[str]
 
     @app.get("/stories/{story_id}", response_class=HTMLResponse, include_in_schema=False)
     def story_page(request: Request, story_id: int) -> HTMLResponse:
-        assign_stories(store)
         rows = store.story_rows(story_id)
         if not rows:
             raise HTTPException(404, f"no story {story_id}")
@@ -437,7 +433,6 @@ def create_app(runtime_or_config: Any, store: Store, *, allowed_hosts: list[str]
              responses={200: {"content": {"application/atom+xml": {}}}})
     def atom(request: Request, topic: Annotated[str | None, Query(max_length=200)] = None) -> Response:
         """The latest 100 flagged articles (all topics, or one) as an Atom feed."""
-        assign_stories(store)
         rows = store.review_page(ReviewFilter(state="all", topic=topic or None), limit=FEED_LIMIT,
                                  details=True).rows
         base = ctx.base_url(request)
@@ -468,7 +463,6 @@ def create_app(runtime_or_config: Any, store: Store, *, allowed_hosts: list[str]
     def api_list(f: FiltersDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                  offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
         """Flagged articles, newest first, with the list page's filters and search."""
-        assign_stories(store)
         result = store.review_page(f.review_filter(), limit=limit, offset=offset)
         return {"total": result.total, "limit": limit, "offset": offset,
                 "items": [r.to_json() for r in result.rows]}
@@ -476,7 +470,6 @@ def create_app(runtime_or_config: Any, store: Store, *, allowed_hosts: list[str]
     @app.get("/api/articles/{article_id}", tags=["review"])
     def api_article(article_id: int) -> dict[str, Any]:
         """One stored article: text, metadata, every match with its explanation and review state, its story."""
-        assign_stories(store)
         art = article_or_404(article_id)
         data = {k: getattr(art, k) for k in art.__slots__ if k != "matches"}
         for k in ("published", "updated", "fetched_at"):
@@ -504,7 +497,6 @@ def create_app(runtime_or_config: Any, store: Store, *, allowed_hosts: list[str]
     @app.get("/api/stories/{story_id}", tags=["review"])
     def api_story(story_id: int) -> dict[str, Any]:
         """The flagged articles of one story (near-duplicate coverage of one event)."""
-        assign_stories(store)
         rows = store.story_rows(story_id)
         if not rows:
             raise HTTPException(404, f"no story {story_id}")

@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from crawler.models import Document
+from crawler.stories import assign_stories
 from storage import NewArticle, Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,6 +186,7 @@ def fill(store: Store, runtime: Any, *, seed: int = 7, stories: int = 26, now: d
                     "</textarea><svg onload=\"window.__pwned=5\"></svg> {{ 7*7 }}")
     hostile = add(HOSTILE_TITLE, hostile_text, "Dawn", now - timedelta(minutes=30))
     flagged.append(hostile)
+    assign_stories(store)  # what the pipeline does after storing a flagged article
     return Sample(flagged=flagged, stories=groups, hostile=hostile, unflagged=unflagged)
 
 

@@ -6,17 +6,25 @@ of its word 3-grams; locality-sensitive hashing finds earlier articles whose est
 Jaccard similarity reaches `THRESHOLD`, and the article joins their story (merging
 stories it bridges). Signatures are stored, so placing a new article costs one LSH
 query, not a comparison with every stored text. A story's id is its first article's id.
+
+The pipeline places each flagged article right after storing it; `assign_stories`
+also places any flagged article stored before (by an older version, or by a backtest
+with `--apply`), so `serve` and `export` call it once before they read. datasketch
+(and the scipy it loads) is imported only when there is an article to place: a poll
+that flags nothing, and `check`, never load it.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
-
-from storage import Store
 from storage.search import word_list
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash, MinHash
+
+    from storage import Store
 
 __all__ = ["NUM_PERM", "THRESHOLD", "assign_stories", "shingles", "signature", "similarity"]
 
@@ -41,12 +49,17 @@ def shingles(title: str, text: str) -> set[bytes]:
 
 
 def signature(title: str, text: str) -> MinHash:
+    from datasketch import MinHash
+
     m = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
     m.update_batch(sorted(shingles(title, text)) or [b""])
     return m
 
 
 def _load(raw: bytes) -> LeanMinHash:
+    import numpy as np
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=1, hashvalues=np.frombuffer(raw, dtype=np.uint32), scheme=SCHEME)
 
 
@@ -73,6 +86,9 @@ def assign_stories(store: Store, *, threshold: float = THRESHOLD, batch: int = 2
 
 
 def _place(store: Store, pending: list[tuple[int, str, str]], threshold: float) -> int:
+    import numpy as np
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     sigs: dict[int, MinHash | LeanMinHash] = {}
     story_of: dict[int, int] = {}
