@@ -83,7 +83,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, S
 @pytest.fixture
 def client(world: tuple[Runtime, Store, Sample, Path]) -> Iterator[TestClient]:
     runtime, store, _, _ = world
-    with TestClient(create_app(runtime, store), base_url=BASE) as c:
+    with TestClient(create_app(runtime.config, store, runtime.rules.topics), base_url=BASE) as c:
         yield c
 
 

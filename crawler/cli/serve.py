@@ -61,7 +61,7 @@ def serve(
 
     with open_store(runtime.config) as store:
         assign_stories(store)  # flagged articles stored before the pipeline grouped them
-        app = create_app(runtime, store)
+        app = create_app(runtime.config, store, runtime.rules.topics)
         where = f"[{bind}]" if ":" in bind else bind
         err.print(f"Review app on http://{where}:{bind_port}/ "
                   f"({'token required' if review.token else 'loopback only, no login'}).")
