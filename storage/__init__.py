@@ -1,6 +1,7 @@
 """Persistence for newswatch: one `Store` API over SQLite (default) or PostgreSQL."""
 
 from .rows import (
+    FILTER_STATES,
     REVIEW_STATES,
     Backlog,
     FeedConfig,
@@ -13,6 +14,7 @@ from .rows import (
     ReviewFilter,
     ReviewPage,
     ReviewRow,
+    ReviewState,
     SearchResult,
     SourceCount,
     StoredArticle,
@@ -21,6 +23,7 @@ from .rows import (
 from .store import Store, content_hash
 
 __all__ = [
+    "FILTER_STATES",
     "REVIEW_STATES",
     "Backlog",
     "FeedConfig",
@@ -33,6 +36,7 @@ __all__ = [
     "ReviewFilter",
     "ReviewPage",
     "ReviewRow",
+    "ReviewState",
     "SearchResult",
     "SourceCount",
     "Store",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 __all__ = [
+    "FILTER_STATES",
     "REVIEW_STATES",
     "Backlog",
     "FeedConfig",
@@ -24,14 +26,24 @@ __all__ = [
     "ReviewFilter",
     "ReviewPage",
     "ReviewRow",
+    "ReviewState",
     "SearchResult",
     "SourceCount",
     "StoredArticle",
     "StoredMatch",
 ]
 
-REVIEW_STATES = ("unreviewed", "relevant", "irrelevant")
-"""What a reviewer can say of a match; a listing's filter also takes `all`."""
+class ReviewState(StrEnum):
+    """What a reviewer has said of a match: the one spelling of the review states."""
+
+    unreviewed = "unreviewed"
+    relevant = "relevant"
+    irrelevant = "irrelevant"
+
+
+REVIEW_STATES: tuple[str, ...] = tuple(s.value for s in ReviewState)
+FILTER_STATES: tuple[str, ...] = (*REVIEW_STATES, "all")
+"""What a listing can be filtered by: a review state, or `all`."""
 
 
 class MatchData(Protocol):

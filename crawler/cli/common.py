@@ -13,12 +13,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from storage.rows import FILTER_STATES
 
 from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
 
@@ -29,9 +32,24 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
     from ..scrape import ScrapedPage
 
-__all__ = ["ConfigOpt", "JsonOpt", "LimitOpt", "err", "fail", "iso", "load_all", "load_config",
-           "open_store", "out", "parse_since_option", "print_json", "profiles_of", "relative_when",
-           "scrape_or_fail"]
+__all__ = [
+    "ConfigOpt",
+    "JsonOpt",
+    "LimitOpt",
+    "StateFilter",
+    "err",
+    "fail",
+    "iso",
+    "load_all",
+    "load_config",
+    "open_store",
+    "out",
+    "parse_since_option",
+    "print_json",
+    "profiles_of",
+    "relative_when",
+    "scrape_or_fail",
+]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -43,6 +61,9 @@ ConfigOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print complete JSON instead of a table.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N rows.")]
+
+StateFilter = StrEnum("StateFilter", [(state, state) for state in FILTER_STATES])  # type: ignore[misc]
+"""`--state` of a listing: a review state (`storage.ReviewState`) or `all`."""
 
 
 def fail(problems: list[str], code: int = 2) -> typer.Exit:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,10 +12,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from storage import ReviewState
+
 from .common import (
     ConfigOpt,
     JsonOpt,
     LimitOpt,
+    StateFilter,
     err,
     fail,
     iso,
@@ -33,22 +35,9 @@ review_app = typer.Typer(help="Review flagged articles: list, read, mark, export
                          no_args_is_help=True)
 
 
-class ReviewState(StrEnum):
-    unreviewed = "unreviewed"
-    relevant = "relevant"
-    irrelevant = "irrelevant"
-    all = "all"
-
-
-class Mark(StrEnum):
-    relevant = "relevant"
-    irrelevant = "irrelevant"
-    unreviewed = "unreviewed"
-
-
 @review_app.command("list")
 def review_list(
-    state: Annotated[ReviewState, typer.Option(help="Which review state to list.")] = ReviewState.unreviewed,
+    state: Annotated[StateFilter, typer.Option(help="Which review state to list.")] = StateFilter.unreviewed,
     topic: Annotated[str | None, typer.Option(help="Only this topic id.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source or feed name.")] = None,
     since: Annotated[str | None, typer.Option(help="Only newer than a duration (7d) or date.")] = None,
@@ -65,7 +54,7 @@ def review_list(
         print_json([r.to_json() for r in rows])
         return
     if not rows:
-        out.print(f"No {'' if state is ReviewState.all else state.value + ' '}flagged articles.")
+        out.print(f"No {'' if state is StateFilter.all else state.value + ' '}flagged articles.")
         return
     table = Table(title=f"Flagged articles ({state.value})")
     for col in ("id", "published", "source", "topic", "score", "state", "title", "matched"):
@@ -126,7 +115,7 @@ def review_show(article_id: int, config: ConfigOpt = None, as_json: JsonOpt = Fa
 @review_app.command("mark")
 def review_mark(
     article_id: int,
-    state: Annotated[Mark, typer.Argument(help="relevant, irrelevant or unreviewed")],
+    state: Annotated[ReviewState, typer.Argument(help="relevant, irrelevant or unreviewed")],
     note: Annotated[str | None, typer.Option(help="A note kept with the mark.")] = None,
     topic: Annotated[str | None, typer.Option(help="Only this topic's match (default: all).")] = None,
     config: ConfigOpt = None,

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from .common import ConfigOpt, err, load_all, load_config, open_store
+from .common import ConfigOpt, StateFilter, err, load_all, load_config, open_store
 
 __all__ = ["register"]
 
@@ -25,13 +25,6 @@ class ExportFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     atom = "atom"
-
-
-class ExportState(StrEnum):
-    all = "all"
-    unreviewed = "unreviewed"
-    relevant = "relevant"
-    irrelevant = "irrelevant"
 
 
 def serve(
@@ -71,7 +64,7 @@ def serve(
 
 def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv, json, jsonl or atom.")] = ExportFormat.csv,
-    state: Annotated[ExportState, typer.Option(help="Only this review state.")] = ExportState.all,
+    state: Annotated[StateFilter, typer.Option(help="Only this review state.")] = StateFilter.all,
     topic: Annotated[str | None, typer.Option(help="Only this topic id.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")] = None,
     config: ConfigOpt = None,

@@ -7,14 +7,14 @@ the CSRF token of a browser session or a bearer token (`context.CSRF`).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from storage import REVIEW_STATES, ReviewFilter
+from storage import REVIEW_STATES, ReviewFilter, ReviewState
 
 from . import exports
 from .context import CSRF, Ctx, FiltersDep, article_or_404, day_start
@@ -31,7 +31,7 @@ router = APIRouter()
 class MarkIn(BaseModel):
     """A reviewer's decision."""
 
-    state: Literal["unreviewed", "relevant", "irrelevant"]
+    state: ReviewState
     note: str | None = Field(default=None, max_length=5000)
     topic: str | None = Field(default=None, description="Only this topic's match (default: all of the article's).")
 

@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from storage import Store
+from storage import FILTER_STATES, Store
 
 from ..settings import LoadedConfig
 from . import api, pages
@@ -45,7 +45,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
             "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-STATE_LABELS = {"unreviewed": "Unreviewed", "relevant": "Relevant", "irrelevant": "Irrelevant", "all": "All"}
+STATE_LABELS = {state: state.capitalize() for state in FILTER_STATES}
+"""How the pages name a review state (and the `all` filter)."""
 
 
 def _templates() -> Jinja2Templates:

@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from storage import ReviewFilter, Store, StoredArticle
+from storage import ReviewFilter, ReviewState, Store, StoredArticle
 
 from ..settings import LoadedConfig
 from .security import CSRF_COOKIE, Guard
@@ -108,7 +108,7 @@ class Filters:
 
 
 def filters_dep(
-    state: Annotated[Literal["unreviewed", "relevant", "irrelevant", "all"], Query()] = "unreviewed",
+    state: Annotated[ReviewState | Literal["all"], Query()] = "unreviewed",
     topic: Annotated[str, Query(max_length=200)] = "",
     source: Annotated[str, Query(max_length=200)] = "",
     since: Annotated[str, Query(description="YYYY-MM-DD", max_length=10)] = "",
@@ -116,7 +116,7 @@ def filters_dep(
     q: Annotated[str, Query(description='Full-text search: words, "phrases", prefix*, a OR b, -excluded',
                             max_length=500)] = "",
 ) -> Filters:
-    f = Filters(state=state, topic=topic.strip(), source=source.strip(), since=since.strip(),
+    f = Filters(state=str(state), topic=topic.strip(), source=source.strip(), since=since.strip(),
                 until=until.strip(), q=q.strip())
     f.review_filter()  # reject bad dates with a 400 before any work
     return f

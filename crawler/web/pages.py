@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from storage import FILTER_STATES, ReviewState
 
 from .charts import PALETTE, bar_svg, daily_chart
 from .context import CSRF, Ctx, FiltersDep, article_or_404, day_start, wants_json
@@ -36,7 +38,7 @@ def list_page(ctx: Ctx, request: Request, f: FiltersDep, page: Annotated[int, Qu
     pages = max(1, -(-result.total // size))
     return ctx.render(request, "list.html", {
         "rows": result.rows, "total": result.total, "page": page, "pages": pages, "f": f,
-        "topics": topics, "sources": sources, "states": ["unreviewed", "relevant", "irrelevant", "all"],
+        "topics": topics, "sources": sources, "states": list(FILTER_STATES),
         "ctx_query": f.query(), "topic_name": ctx.topic_name,
         "prev_url": "/?" + f.query(page=page - 1 if page > 2 else "") if page > 1 else None,
         "next_url": "/?" + f.query(page=page + 1) if page < pages else None,
@@ -61,7 +63,7 @@ def article_page(ctx: Ctx, request: Request, article_id: int, f: FiltersDep) -> 
 
 @router.post("/articles/{article_id}/mark", include_in_schema=False, dependencies=[CSRF])
 def mark_form(ctx: Ctx, request: Request, article_id: int, f: FiltersDep,
-              state: Annotated[Literal["unreviewed", "relevant", "irrelevant"], Form()],
+              state: Annotated[ReviewState, Form()],
               note: Annotated[str | None, Form(max_length=5000)] = None,
               topic: Annotated[str | None, Form(max_length=200)] = None) -> Response:
     article_or_404(ctx, article_id)
@@ -88,7 +90,7 @@ def story_page(ctx: Ctx, request: Request, story_id: int) -> HTMLResponse:
 
 @router.post("/stories/{story_id}/mark", include_in_schema=False, dependencies=[CSRF])
 def story_mark_form(ctx: Ctx, request: Request, story_id: int,
-                    state: Annotated[Literal["unreviewed", "relevant", "irrelevant"], Form()],
+                    state: Annotated[ReviewState, Form()],
                     note: Annotated[str | None, Form(max_length=5000)] = None,
                     topic: Annotated[str | None, Form(max_length=200)] = None) -> Response:
     if not ctx.store.story_rows(story_id):
