@@ -9,11 +9,10 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.markup import escape
 
 from ..settings import ConfigError
 from . import daemon, serve, tools
-from .common import err
+from .common import print_problems
 from .review import review_app
 from .rules import rules_app
 
@@ -38,6 +37,5 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:  # raised by a command that loaded config lazily
-        for p in exc.problems:
-            err.print(f"[red]error:[/red] {escape(p)}")
+        print_problems(exc.problems)
         sys.exit(2)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -46,6 +46,7 @@ __all__ = [
     "out",
     "parse_since_option",
     "print_json",
+    "print_problems",
     "profiles_of",
     "relative_when",
     "scrape_or_fail",
@@ -66,11 +67,16 @@ StateFilter = StrEnum("StateFilter", [(state, state) for state in FILTER_STATES]
 """`--state` of a listing: a review state (`storage.ReviewState`) or `all`."""
 
 
-def fail(problems: list[str], code: int = 2) -> typer.Exit:
-    """Print each problem on stderr; the caller raises the returned exit (2: usage or config)."""
+def fail(problems: list[str], code: int = 2) -> NoReturn:
+    """Print each problem on stderr and exit: 2 for usage, config or rules, 1 for what happened at run time."""
+    print_problems(problems)
+    raise typer.Exit(code)
+
+
+def print_problems(problems: list[str]) -> None:
+    """One line per problem on stderr, each naming its file and key or line:column."""
     for p in problems:
         err.print(f"[red]error:[/red] {escape(p)}")
-    return typer.Exit(code)
 
 
 def load_config(config: Path | None) -> LoadedConfig:
@@ -78,7 +84,7 @@ def load_config(config: Path | None) -> LoadedConfig:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        raise fail(exc.problems) from None
+        fail(exc.problems)
 
 
 def load_all(config: Path | None) -> Runtime:
@@ -88,7 +94,7 @@ def load_all(config: Path | None) -> Runtime:
     try:
         return load_runtime(config)
     except ConfigError as exc:
-        raise fail(exc.problems) from None
+        fail(exc.problems)
 
 
 @contextmanager
@@ -101,7 +107,7 @@ def open_store(loaded: LoadedConfig) -> Iterator[Store]:
     try:
         store = Store.open(loaded.storage_url())
     except (SQLAlchemyError, OSError) as exc:
-        raise fail([f"{loaded.path}: storage.url: cannot open the database: {exc}"], 1) from None
+        fail([f"{loaded.path}: storage.url: cannot open the database: {exc}"], 1)
     try:
         yield store
     finally:
@@ -117,7 +123,7 @@ def profiles_of(loaded: LoadedConfig | None) -> SiteProfiles | None:
     try:
         return load_site_profiles(loaded.sites_file())
     except ConfigError as exc:
-        raise fail(exc.problems) from None
+        fail(exc.problems)
 
 
 def scrape_or_fail(url: str, loaded: LoadedConfig | None) -> ScrapedPage:
@@ -131,9 +137,9 @@ def scrape_or_fail(url: str, loaded: LoadedConfig | None) -> ScrapedPage:
     try:
         page = scrape_now(url, loaded.settings.http if loaded else HttpSettings(), profiles)
     except FetchError as exc:
-        raise fail([f"{url}: {exc}"], 1) from None
+        fail([f"{url}: {exc}"], 1)
     if page.article is None:
-        raise fail([f"{url}: {page.error}"], 1)
+        fail([f"{url}: {page.error}"], 1)
     return page
 
 
@@ -144,7 +150,7 @@ def parse_since_option(value: str | None) -> datetime | None:
     try:
         return parse_since(value)
     except ValueError as exc:
-        raise fail([f"--since: {exc}"]) from None
+        fail([f"--since: {exc}"])
 
 
 def relative_when(dt: datetime | None, now: datetime | None = None) -> str:

@@ -52,7 +52,7 @@ def run(config: ConfigOpt = None,
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except (SQLAlchemyError, OSError) as exc:  # e.g. PostgreSQL down at start: systemd retries
-        raise fail([f"{runtime.config.path}: storage.url: cannot open the database: {exc}"], 1) from None
+        fail([f"{runtime.config.path}: storage.url: cannot open the database: {exc}"], 1)
 
 
 def poll(
@@ -72,7 +72,7 @@ def poll(
         known = {f.name for f in runtime.config.settings.feeds}
         unknown = [n for n in feed if n not in known]
         if unknown:
-            raise fail([f"{runtime.config.path}: feeds: no feed named {n!r}" for n in unknown])
+            fail([f"{runtime.config.path}: feeds: no feed named {n!r}" for n in unknown])
         names = list(feed)
     with open_store(runtime.config) as store:
         reports = asyncio.run(poll_once(runtime, store, names))

@@ -87,7 +87,7 @@ def review_show(article_id: int, config: ConfigOpt = None, as_json: JsonOpt = Fa
     with open_store(loaded) as store:
         art = store.get_article(article_id)
     if art is None:
-        raise fail([f"no article with id {article_id}"], 1)
+        fail([f"no article with id {article_id}"], 1)
     if as_json:
         data = {k: getattr(art, k) for k in art.__slots__ if k != "matches"}
         data["matches"] = [{k: getattr(m, k) for k in m.__slots__} for m in art.matches]
@@ -125,7 +125,7 @@ def review_mark(
     with open_store(loaded) as store:
         changed = store.mark(article_id, state.value, note=note, topic=topic)
     if not changed:
-        raise fail([f"article {article_id} has no match" + (f" for topic {topic!r}" if topic else "")], 1)
+        fail([f"article {article_id} has no match" + (f" for topic {topic!r}" if topic else "")], 1)
     out.print(f"Marked article {article_id} {state.value} ({changed} match{'es' if changed > 1 else ''}).")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -27,9 +27,9 @@ from ..rules.engine import RuleSet
 from ..rules.evaluate import evaluate, read_labelled
 from ..rules.topics import load_topics, topic_from_query
 from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
-from .common import scrape_or_fail
+from .common import fail, load_config, open_store, scrape_or_fail
 
-__all__ = ["clause_tree", "fail", "highlighted", "load_ruleset", "rules_app"]
+__all__ = ["clause_tree", "highlighted", "load_ruleset", "rules_app"]
 
 rules_app = typer.Typer(
     name="rules",
@@ -40,13 +40,6 @@ rules_app = typer.Typer(
 
 
 StoreConfigOpt = typer.Option(None, "--config", "-c", help="newswatch.toml (storage and rules).")
-
-
-def fail(problems: list[str], code: int = 2) -> NoReturn:
-    """Print each problem on stderr and exit (status 2: a usage or config problem)."""
-    for p in problems:
-        typer.echo(p, err=True)
-    raise typer.Exit(code)
 
 
 def load_ruleset(config: Path | None, rules: list[Path] | None = None) -> RuleSet:
@@ -175,19 +168,6 @@ def eval_cmd(
         console.print(f"skipped {result['skipped']} row(s) labelled neither 1 nor 0")
 
 
-def _open(config: Path | None):  # -> tuple[LoadedConfig, Store]
-    from storage import Store
-
-    try:
-        loaded = load_settings(config)
-    except ConfigError as exc:
-        fail(exc.problems)
-    try:
-        return loaded, Store.open(loaded.storage_url())
-    except Exception as exc:  # any driver error is reported plainly
-        fail([f"{loaded.path}: storage.url: cannot open the database: {exc}"], 1)
-
-
 def _rules(loaded: LoadedConfig, rules: list[Path] | None) -> RuleSet:
     paths: list[Path] | None = None
     if rules:
@@ -211,11 +191,9 @@ def explain_cmd(
     config: Path | None = StoreConfigOpt,
 ) -> None:
     """Why a stored article matched a topic, or which clause failed."""
-    loaded, store = _open(config)
-    try:
+    loaded = load_config(config)
+    with open_store(loaded) as store:
         art = store.get_article(article_id)
-    finally:
-        store.close()
     if art is None:
         fail([f"no article with id {article_id}"], 1)
     rs = _rules(loaded, None)
@@ -274,16 +252,13 @@ def backtest_cmd(
             since_dt = parse_since(since)
         except ValueError as exc:
             fail([f"--since: {exc}, or 'all'"])
-    loaded, store = _open(config)
+    loaded = load_config(config)
     rs = _rules(loaded, rules)
     console = Console(stderr=True)
-    try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=console, transient=True,
-                      disable=as_json or not console.is_terminal) as progress:
-            result = backtest(store, rs, since=since_dt, apply=apply, progress=progress)
-    finally:
-        store.close()
+    with open_store(loaded) as store, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console, transient=True, disable=as_json or not console.is_terminal) as progress:
+        result = backtest(store, rs, since=since_dt, apply=apply, progress=progress)
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -315,11 +290,8 @@ def stats_cmd(
     config: Path | None = StoreConfigOpt,
 ) -> None:
     """Per topic and per term, from reviewers' marks: hits, relevant, irrelevant, precision."""
-    _, store = _open(config)
-    try:
+    with open_store(load_config(config)) as store:
         flagged = store.list_flagged(state="all", topic=topic)
-    finally:
-        store.close()
     stats = term_stats(flagged)
     if as_json:
         typer.echo(json.dumps({"topics": stats}, ensure_ascii=False, indent=2))

@@ -34,7 +34,7 @@ def extract_cmd(
         try:
             body = path.read_bytes()
         except OSError as exc:
-            raise fail([f"{target}: cannot read: {exc.strerror}"], 1) from None
+            fail([f"{target}: cannot read: {exc.strerror}"], 1)
         page_url = url or path.resolve().as_uri()
         art = extract(body, page_url, profiles=profiles_of(loaded))
     if as_json:
