@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from storage.rows import FILTER_STATES
 
+from ..display import hit_spans
 from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ __all__ = [
     "StateFilter",
     "err",
     "fail",
+    "highlighted",
     "iso",
     "load_all",
     "load_config",
@@ -48,7 +51,6 @@ __all__ = [
     "print_json",
     "print_problems",
     "profiles_of",
-    "relative_when",
     "scrape_or_fail",
 ]
 
@@ -153,22 +155,12 @@ def parse_since_option(value: str | None) -> datetime | None:
         fail([f"--since: {exc}"])
 
 
-def relative_when(dt: datetime | None, now: datetime | None = None) -> str:
-    """"in 5m", "2.0h ago": a poll time at a glance, in the past or the future."""
-    if dt is None:
-        return "—"
-    now = now or datetime.now(UTC)
-    delta = (dt - now).total_seconds()
-    span = abs(delta)
-    if span < 60:
-        rel = f"{int(span)}s"
-    elif span < 3600:
-        rel = f"{int(span // 60)}m"
-    elif span < 86400:
-        rel = f"{span / 3600:.1f}h"
-    else:
-        rel = f"{span / 86400:.1f}d"
-    return f"in {rel}" if delta > 0 else f"{rel} ago"
+def highlighted(text: str, hits: list[dict[str, Any]], field: str) -> Text:
+    """`text` with the hits of one field in bold black on yellow (offsets into the original string)."""
+    rich = Text(text)
+    for start, end, _ in hit_spans(hits, field, len(text)):
+        rich.stylize("bold black on yellow", start, end)
+    return rich
 
 
 def iso(dt: datetime | None) -> str | None:

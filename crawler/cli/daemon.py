@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..display import relative_time
 from ..logs import setup_logging
 from .common import (
     ConfigOpt,
@@ -22,7 +23,6 @@ from .common import (
     open_store,
     out,
     print_json,
-    relative_when,
 )
 
 if TYPE_CHECKING:
@@ -135,9 +135,9 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt =
         errors = f"{f.errors_total}" + (f" ({f.consecutive_failures} in a row)" if f.consecutive_failures else "")
         if f.page_errors_total:
             errors += f", {f.page_errors_total} page"
-        table.add_row(f"[{health}]{escape(f.name)}[/{health}]", relative_when(f.last_poll_at, now),
+        table.add_row(f"[{health}]{escape(f.name)}[/{health}]", relative_time(f.last_poll_at, now),
                       str(f.last_status or "—"), str(f.last_new_articles), str(f.articles_total),
-                      errors, relative_when(f.next_poll_at, now), escape((f.last_error or "")[:80]))
+                      errors, relative_time(f.next_poll_at, now), escape((f.last_error or "")[:80]))
     out.print(table)
     out.print(f"Review queue: {counts['unreviewed']} unreviewed, {counts['relevant']} relevant, "
               f"{counts['irrelevant']} irrelevant.")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from storage import ReviewState
 
+from ..display import hits_of
 from .common import (
     ConfigOpt,
     JsonOpt,
@@ -21,6 +21,7 @@ from .common import (
     StateFilter,
     err,
     fail,
+    highlighted,
     iso,
     load_config,
     open_store,
@@ -66,20 +67,6 @@ def review_list(
     out.print(table)
 
 
-def highlight(text: str, spans: list[tuple[int, int]]) -> Text:
-    """Rich text with the given character spans in bold yellow."""
-    rich = Text(text)
-    for start, end in spans:
-        if 0 <= start < end <= len(text):
-            rich.stylize("bold black on yellow", start, end)
-    return rich
-
-
-def _spans(explanation: dict[str, Any], field: str) -> list[tuple[int, int]]:
-    return [(int(h["start"]), int(h["end"])) for h in explanation.get("hits", [])
-            if h.get("field") == field and "start" in h and "end" in h]
-
-
 @review_app.command("show")
 def review_show(article_id: int, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """One stored article with its matched terms highlighted and why it matched."""
@@ -93,17 +80,13 @@ def review_show(article_id: int, config: ConfigOpt = None, as_json: JsonOpt = Fa
         data["matches"] = [{k: getattr(m, k) for k in m.__slots__} for m in art.matches]
         print_json(data)
         return
-    spans_title: list[tuple[int, int]] = []
-    spans_body: list[tuple[int, int]] = []
-    for m in art.matches:
-        spans_title += _spans(m.explanation, "title")
-        spans_body += _spans(m.explanation, "body")
-    out.print(highlight(art.title, spans_title), style="bold")
+    hits = hits_of(m.explanation for m in art.matches)
+    out.print(highlighted(art.title, hits, "title"), style="bold")
     when = (art.published or art.fetched_at).strftime("%Y-%m-%d %H:%M %Z")
     out.print(f"[dim]{escape(art.source or art.feed_name or '')} · {when} · {escape(art.link)}[/dim]")
     out.print(f"[dim]text from {art.text_from} ({art.method})"
               + (f"; {escape(art.fetch_error)}" if art.fetch_error else "") + "[/dim]\n")
-    out.print(highlight(art.text, spans_body))
+    out.print(highlighted(art.text, hits, "body"))
     for m in art.matches:
         out.print(f"\n[bold]{escape(m.topic_id)}[/bold] score {m.score:.2f} · {m.state}"
                   + (f" · note: {escape(m.note)}" if m.note else ""))

@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from rich.text import Text
 from rich.tree import Tree
 
 from ..models import Document, document_of
@@ -27,9 +26,9 @@ from ..rules.engine import RuleSet
 from ..rules.evaluate import evaluate, read_labelled
 from ..rules.topics import load_topics, topic_from_query
 from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
-from .common import fail, load_config, open_store, scrape_or_fail
+from .common import fail, highlighted, load_config, open_store, scrape_or_fail
 
-__all__ = ["clause_tree", "highlighted", "load_ruleset", "rules_app"]
+__all__ = ["clause_tree", "load_ruleset", "rules_app"]
 
 rules_app = typer.Typer(
     name="rules",
@@ -48,15 +47,6 @@ def load_ruleset(config: Path | None, rules: list[Path] | None = None) -> RuleSe
         return load_topics(list(rules))
     loaded = load_settings(config)
     return load_topics(loaded.rule_files())
-
-
-def highlighted(text: str, hits: list[dict[str, Any]], field: str) -> Text:
-    """`text` with the hits of one field in bold yellow (offsets are into the original string)."""
-    out = Text(text)
-    for h in hits:
-        if h["field"] == field:
-            out.stylize("bold black on yellow", h["start"], h["end"])
-    return out
 
 
 def clause_tree(node: dict[str, Any], tree: Tree | None = None) -> Tree:

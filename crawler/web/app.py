@@ -27,10 +27,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from storage import FILTER_STATES, Store
 
+from ..display import relative_time
 from ..settings import LoadedConfig
 from . import api, pages
 from .context import Context, wants_json
-from .render import relative_time
 from .security import Guard
 
 if TYPE_CHECKING:

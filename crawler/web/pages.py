@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from storage import FILTER_STATES, ReviewState
 
+from ..display import hits_of
 from .charts import PALETTE, bar_svg, daily_chart
 from .context import CSRF, Ctx, FiltersDep, article_or_404, day_start, wants_json
 from .render import highlight, highlight_paragraphs
@@ -48,7 +49,7 @@ def list_page(ctx: Ctx, request: Request, f: FiltersDep, page: Annotated[int, Qu
 @router.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
 def article_page(ctx: Ctx, request: Request, article_id: int, f: FiltersDep) -> HTMLResponse:
     art = article_or_404(ctx, article_id)
-    hits = [h for m in art.matches for h in (m.explanation.get("hits") or [])]
+    hits = hits_of(m.explanation for m in art.matches)
     prev_id, next_id = ctx.store.neighbours(article_id, f.review_filter())
     story_id = ctx.store.story_of(article_id)
     story = ctx.store.story_rows(story_id) if story_id is not None else []

@@ -10,42 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
 
-__all__ = ["highlight", "highlight_paragraphs", "merge_spans", "relative_time", "snippet"]
+from ..display import hit_spans
 
-
-def merge_spans(hits: Iterable[dict[str, Any]], field: str, length: int) -> list[tuple[int, int, list[str]]]:
-    """Valid, merged (start, end, terms) spans of one field's hits, in order."""
-    spans: list[tuple[int, int, str]] = []
-    for h in hits:
-        if h.get("field") != field:
-            continue
-        try:
-            start, end = int(h["start"]), int(h["end"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if 0 <= start < end <= length:
-            spans.append((start, end, str(h.get("term", ""))))
-    spans.sort()
-    merged: list[tuple[int, int, list[str]]] = []
-    for start, end, term in spans:
-        if merged and start <= merged[-1][1]:
-            s, e, terms = merged[-1]
-            merged[-1] = (s, max(e, end), terms if term in terms else [*terms, term])
-        else:
-            merged.append((start, end, [term]))
-    return merged
+__all__ = ["highlight", "highlight_paragraphs", "snippet"]
 
 
 def highlight(text: str, hits: Iterable[dict[str, Any]], field: str) -> Markup:
     """`text` escaped, with each hit of `field` wrapped in `<mark class="hit">`."""
     out: list[str] = []
     pos = 0
-    for start, end, terms in merge_spans(hits, field, len(text)):
+    for start, end, terms in hit_spans(hits, field, len(text)):
         out.append(str(escape(text[pos:start])))
         out.append(Markup('<mark class="hit" title="{}">{}</mark>').format(
             ", ".join(t for t in terms if t), text[start:end]))
@@ -88,20 +66,3 @@ def snippet(explanation: dict[str, Any] | None, fallback: str = "", limit: int =
                     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
     text = " ".join(fallback.split())
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
-
-
-def relative_time(dt: datetime | None, now: datetime | None = None) -> str:
-    """"3 h ago", "2 d ago": how old an article is at a glance."""
-    if dt is None:
-        return "—"
-    now = now or datetime.now(UTC)
-    span = (now - dt).total_seconds()
-    if span < 0:
-        return "in the future"
-    if span < 3600:
-        return f"{max(1, int(span // 60))} min ago"
-    if span < 86400:
-        return f"{int(span // 3600)} h ago"
-    if span < 86400 * 60:
-        return f"{int(span // 86400)} d ago"
-    return dt.strftime("%d %b %Y")
