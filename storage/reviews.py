@@ -25,7 +25,6 @@ from .db import utcnow
 from .rows import (
     REVIEW_STATES,
     Backlog,
-    FlaggedArticle,
     PendingNotification,
     ReviewFilter,
     ReviewPage,
@@ -69,26 +68,13 @@ class ReviewsPart(SearchPart):
     def list_flagged(self, *, state: str = "unreviewed", topic: str | None = None,
                      source: str | None = None, since: datetime | None = None,
                      until: datetime | None = None, limit: int | None = None,
-                     offset: int = 0) -> list[FlaggedArticle]:
-        """Flagged articles, newest first; `state='all'` includes reviewed ones."""
-        a, m = articles.c, matches.c
-        cond = self._review_conditions(ReviewFilter(state=state, topic=topic, source=source,
-                                                    since=since, until=until))
-        q = (select(a.id, a.url, a.title, a.source, a.feed_name, a.published, a.fetched_at, a.text_from,
-                    m.topic_id, m.score, m.state, m.matched_terms, m.note, m.reviewed_at)
-             .select_from(articles.join(matches, m.article_id == a.id)).where(*cond))
-        q = q.order_by(func.coalesce(a.published, a.fetched_at).desc(), a.id.desc(), m.score.desc())
-        if limit is not None:
-            q = q.limit(limit)
-        if offset:
-            q = q.offset(offset)
+                     offset: int = 0) -> list[ReviewRow]:
+        """Flagged (article, topic) rows, newest first, an article's best match first; `state='all'`
+        includes reviewed ones. The same rows as `review_page`, without the count."""
+        f = ReviewFilter(state=state, topic=topic, source=source, since=since, until=until)
         with self.engine.connect() as conn:
-            return [FlaggedArticle(
-                id=r["id"], url=r["url"], title=r["title"], source=r["source"], feed_name=r["feed_name"],
-                published=r["published"], fetched_at=r["fetched_at"], topic=r["topic_id"], score=r["score"],
-                state=r["state"], matched_terms=list(r["matched_terms"] or []), note=r["note"],
-                reviewed_at=r["reviewed_at"], text_from=r["text_from"],
-            ) for r in conn.execute(q).mappings()]
+            return self._review_rows(conn, f, limit=limit, offset=offset, details=False,
+                                     then=matches.c.score.desc())
 
     def mark(self, article_id: int, state: str, *, note: str | None = None,
              topic: str | None = None, now: datetime | None = None) -> int:
@@ -166,6 +152,16 @@ class ReviewsPart(SearchPart):
         `details` adds each article's text and the match's explanation (for the Atom feed and exports).
         """
         f = f or ReviewFilter()
+        count_q = select(func.count()).select_from(self._review_from()).where(*self._review_conditions(f))
+        with self.engine.connect() as conn:
+            rows = self._review_rows(conn, f, limit=limit, offset=offset, details=details,
+                                     then=matches.c.topic_id)
+            total = int(conn.execute(count_q).scalar_one())
+        return ReviewPage(rows=rows, total=total)
+
+    def _review_rows(self, conn: Connection, f: ReviewFilter, *, limit: int | None, offset: int,
+                     details: bool, then: Any) -> list[ReviewRow]:
+        """The rows of a listing; `then` orders an article's matches (by topic on pages, by score in the CLI)."""
         a, m, sm = articles.c, matches.c, story_members.c
         when = func.coalesce(a.published, a.fetched_at)
         others = story_members.alias("sm2")
@@ -177,27 +173,22 @@ class ReviewsPart(SearchPart):
                            size.label("story_size")]
         if details:
             cols += [a.text, m.explanation]
-        cond = self._review_conditions(f)
-        q = (select(*cols).select_from(self._review_from()).where(*cond)
-             .order_by(when.desc(), a.id.desc(), m.topic_id))
+        q = (select(*cols).select_from(self._review_from()).where(*self._review_conditions(f))
+             .order_by(when.desc(), a.id.desc(), then))
         if limit is not None:
             q = q.limit(limit)
         if offset:
             q = q.offset(offset)
-        count_q = select(func.count()).select_from(self._review_from()).where(*cond)
-        with self.engine.connect() as conn:
-            rows = [ReviewRow(
-                id=r["id"], url=r["url"], link=r["link"], title=r["title"], source=r["source"],
-                feed_name=r["feed_name"], published=r["published"], fetched_at=r["fetched_at"],
-                topic=r["topic_id"], score=r["score"], state=r["state"],
-                matched_terms=list(r["matched_terms"] or []), note=r["note"],
-                reviewed_at=r["reviewed_at"], flagged_at=r["created_at"], text_from=r["text_from"],
-                summary=r["summary"] or "", story_id=r["story_id"], story_size=int(r["story_size"] or 0),
-                text=r["text"] if details else None,
-                explanation=dict(r["explanation"] or {}) if details else None,
-            ) for r in conn.execute(q).mappings()]
-            total = int(conn.execute(count_q).scalar_one())
-        return ReviewPage(rows=rows, total=total)
+        return [ReviewRow(
+            id=r["id"], url=r["url"], link=r["link"], title=r["title"], source=r["source"],
+            feed_name=r["feed_name"], published=r["published"], fetched_at=r["fetched_at"],
+            topic=r["topic_id"], score=r["score"], state=r["state"],
+            matched_terms=list(r["matched_terms"] or []), note=r["note"],
+            reviewed_at=r["reviewed_at"], flagged_at=r["created_at"], text_from=r["text_from"],
+            summary=r["summary"] or "", story_id=r["story_id"], story_size=int(r["story_size"] or 0),
+            text=r["text"] if details else None,
+            explanation=dict(r["explanation"] or {}) if details else None,
+        ) for r in conn.execute(q).mappings()]
 
     def neighbours(self, article_id: int, f: ReviewFilter | None = None) -> tuple[int | None, int | None]:
         """The articles before and after this one in a review listing (ids), for next/previous.

@@ -18,7 +18,6 @@ __all__ = [
     "Backlog",
     "FeedConfig",
     "FeedState",
-    "FlaggedArticle",
     "MatchData",
     "NewArticle",
     "PendingNotification",
@@ -197,44 +196,6 @@ class PendingNotification:
 
 
 @dataclass(slots=True)
-class FlaggedArticle:
-    """One row of the review queue: an article and the topic that flagged it."""
-
-    id: int
-    url: str
-    title: str
-    source: str | None
-    feed_name: str | None
-    published: datetime | None
-    fetched_at: datetime
-    topic: str
-    score: float
-    state: str
-    matched_terms: list[str]
-    note: str | None
-    reviewed_at: datetime | None
-    text_from: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "title": self.title,
-            "source": self.source,
-            "feed": self.feed_name,
-            "published": self.published.isoformat() if self.published else None,
-            "fetched_at": self.fetched_at.isoformat(),
-            "topic": self.topic,
-            "score": round(self.score, 4),
-            "state": self.state,
-            "matched_terms": self.matched_terms,
-            "note": self.note,
-            "reviewed_at": self.reviewed_at.isoformat() if self.reviewed_at else None,
-            "text_from": self.text_from,
-        }
-
-
-@dataclass(slots=True)
 class ReviewFilter:
     """What a review listing shows; the page, the API, the Atom feed and exports share it."""
 
@@ -252,7 +213,8 @@ class ReviewFilter:
 
 @dataclass(slots=True)
 class ReviewRow:
-    """One flagged (article, topic) pair as the review app lists it, with its story."""
+    """One flagged (article, topic) pair of the review queue, with its story: the one row type
+    of the CLI's listings, the review app, the API and the exports."""
 
     id: int
     url: str

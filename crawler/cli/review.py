@@ -32,6 +32,10 @@ from .common import (
 
 __all__ = ["review_app"]
 
+LIST_FIELDS = ("id", "url", "title", "source", "feed", "published", "fetched_at", "topic", "score", "state",
+               "matched_terms", "note", "reviewed_at", "text_from")
+"""What `review list --json` prints of each row (the API's rows also carry link, flag time and story)."""
+
 review_app = typer.Typer(help="Review flagged articles: list, read, mark, export labels.",
                          no_args_is_help=True)
 
@@ -52,7 +56,7 @@ def review_list(
         rows = store.list_flagged(state=state.value, topic=topic, source=source, since=parse_since_option(since),
                                   limit=limit)
     if as_json:
-        print_json([r.to_json() for r in rows])
+        print_json([{k: v for k, v in r.to_json().items() if k in LIST_FIELDS} for r in rows])
         return
     if not rows:
         out.print(f"No {'' if state is StateFilter.all else state.value + ' '}flagged articles.")

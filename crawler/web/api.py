@@ -42,32 +42,13 @@ class MarkOut(BaseModel):
     next_id: int | None = Field(default=None, description="The next article in the listing, if any.")
 
 
-class ReviewItem(BaseModel):
-    id: int
-    url: str
-    link: str
-    title: str
-    source: str | None
-    feed: str | None
-    published: str | None
-    fetched_at: str
-    flagged_at: str
-    topic: str
-    score: float
-    state: str
-    matched_terms: list[str]
-    note: str | None
-    reviewed_at: str | None
-    text_from: str
-    story_id: int | None
-    story_size: int
-
-
 class ReviewList(BaseModel):
     total: int
     limit: int
     offset: int
-    items: list[ReviewItem]
+    items: list[dict[str, Any]] = Field(description="Each a review row (`storage.ReviewRow.to_json`): id, url, "
+                                        "link, title, source, feed, published, fetched_at, flagged_at, topic, score, "
+                                        "state, matched_terms, note, reviewed_at, text_from, story_id, story_size.")
 
 
 @router.get("/feed.atom", tags=["outputs"], response_class=Response,
