@@ -121,3 +121,13 @@ def test_the_daemons_commands_load_no_web_framework(tmp_path: Path, server: Loop
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"codes": [0, 0], "loaded": []}
     assert server.hits("/news/1") == 1
+
+
+def test_the_rules_engine_loads_no_storage_or_http() -> None:
+    """Transitively too: importing the engine and its backtest pulls in no database or HTTP client."""
+    script = ("import sys, crawler.rules, crawler.rules.backtest\n"
+              "print([m for m in ('storage', 'sqlalchemy', 'httpx', 'crawler.fetch', 'crawler.extract')"
+              " if m in sys.modules])\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -1,4 +1,7 @@
-"""The review web app (`newswatch serve`): pages, JSON API, Atom feed, metrics."""
+"""The review web app (`newswatch serve`): pages, JSON API, Atom feed, metrics.
+
+Imported only by `serve` and `export` (and tests): the daemon's commands never load it.
+"""
 
 from .app import create_app
 

@@ -6,7 +6,7 @@ on a `tsvector` expression; `Store` queries with exactly the same expression so 
 planner uses it. Both use language-neutral tokenising (`unicode61`, `simple`): the
 feeds are in English, Urdu and Hindi, and a stemmer for one would mangle the others.
 
-`story_members` groups near-duplicate flagged articles (see `crawler/web/stories.py`).
+`story_members` groups near-duplicate flagged articles (see `crawler/stories.py`).
 
 Note for later migrations: a SQLite batch operation that rebuilds `articles` drops
 these triggers; recreate them (and `rebuild` the index) in that migration.
