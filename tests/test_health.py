@@ -99,3 +99,34 @@ def test_metrics_count_polls_by_outcome() -> None:
     assert get("newswatch_poll_duration_seconds_count", {"outcome": "failed"}) == 1
     assert get("newswatch_reloads_total", {"outcome": "refused"}) == 0
     assert get("newswatch_notifications_total", {"outcome": "sent"}) is None  # no notifier, no family
+
+
+def test_metrics_listen_addresses() -> None:
+    from pydantic import ValidationError
+
+    from crawler.settings import MetricsSettings
+
+    assert MetricsSettings().address() is None
+    assert MetricsSettings(listen="127.0.0.1:9108").address() == ("127.0.0.1", 9108)
+    assert MetricsSettings(listen="[::1]:9108").address() == ("::1", 9108)
+    assert MetricsSettings(listen="localhost:9108").address() == ("localhost", 9108)
+    for bad in ("9108", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "::1:9108", "http://x:1"):
+        with pytest.raises(ValidationError):
+            MetricsSettings(listen=bad)
+
+
+def test_health_server_on_ipv6_loopback() -> None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    server = HealthServer("::1", 0, DaemonMetrics(FeedHealth()), lambda: (True, {}))
+    server.start()
+    try:
+        res = httpx.get(f"http://[::1]:{server.port}/metrics", timeout=5)
+    finally:
+        server.close()
+    assert res.status_code == 200 and "newswatch_poll_duration_seconds_count" in res.text

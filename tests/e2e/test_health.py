@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.helpers import CLI, Daemon, env, rss, write_config
+from tests.e2e.helpers import CLI, TEST_TOPIC, Daemon, env, rss, write_config
 from tests.support.server import LoopbackServer
 
 
@@ -53,6 +54,10 @@ def test_every_feed_failing_is_said_once_with_what_to_check(tmp_path: Path, serv
     d = JournaldDaemon(tmp_path, cfg)
     daemons.append(d)
     _wait(lambda: server.hits("/a.xml") >= 4)  # several rounds, all failing
+    rules = tmp_path / "config" / "rules" / "test.toml"
+    rules.write_text(TEST_TOPIC.replace("query = '", "query = '(( "), encoding="utf-8")
+    d.proc.send_signal(signal.SIGHUP)  # a rules error with its caret, under journald
+    d.wait_for("event=reload.refused")
     server.route("/a.xml", rss([]), content_type="application/rss+xml")
     d.wait_for("event=feeds.recovered")
     rc, _ = d.stop()
@@ -66,6 +71,11 @@ def test_every_feed_failing_is_said_once_with_what_to_check(tmp_path: Path, serv
     # every line carries its syslog priority, for `journalctl -p warning`
     assert lines and all(line[:3] in ("<3>", "<4>", "<6>") for line in lines), lines[:5]
     assert any(line.startswith("<6>level=info ") and "event=daemon.started" in line for line in lines)
+    refused = next(i for i, line in enumerate(lines) if "event=reload.refused" in line)
+    assert lines[refused].startswith("<3>level=error ") and "\\n" not in lines[refused]
+    source, caret = lines[refused + 1], lines[refused + 2]  # the query line, then the caret under it
+    assert source.startswith("<3>  | ") and "((" in source
+    assert caret.startswith("<3>  | ") and caret.rstrip().endswith("^")
     assert "Traceback" not in d.logs()
 
 
