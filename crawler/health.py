@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 
 from .logs import event
 
-__all__ = ["ALL_FAILING_HINT", "DaemonMetrics", "FeedHealth", "HealthServer", "all_failed"]
+__all__ = ["ALL_FAILING_HINT", "DaemonMetrics", "FeedHealth", "HealthServer", "ProcessMetrics", "all_failed"]
 
 log = logging.getLogger("newswatch.health")
 
@@ -129,6 +129,21 @@ class DeliveryCounts(Protocol):
     def queued(self) -> int: ...
 
 
+class ProcessMetrics(ProcessCollector):
+    """prometheus-client's `process_*` metrics, also inside the systemd sandbox.
+
+    The library reads the boot time from `/proc/stat` and reports no process metric
+    at all without it; `ProcSubset=pid` hides that file (and `/proc/uptime`) while
+    leaving `/proc/self`. The boot time follows from the clocks just as well.
+    """
+
+    def _boot_time(self) -> float | None:
+        try:
+            return super()._boot_time()
+        except OSError:
+            return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
 class _LiveCollector(Collector):
     """Values that live elsewhere (the notifier's counts, the feeds' health), read at scrape time."""
 
@@ -168,7 +183,7 @@ class DaemonMetrics:
         self.notifier = notifier
         self.last_tick = time.time()
         self.registry = registry = CollectorRegistry()
-        ProcessCollector(registry=registry)
+        ProcessMetrics(registry=registry)
         PlatformCollector(registry=registry)
         self.poll_duration = Histogram(
             "newswatch_poll_duration_seconds", "Time one poll of one feed took, its new articles included, "

@@ -130,3 +130,24 @@ def test_health_server_on_ipv6_loopback() -> None:
     finally:
         server.close()
     assert res.status_code == 200 and "newswatch_poll_duration_seconds_count" in res.text
+
+
+def test_process_metrics_survive_a_hidden_proc_stat(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """systemd's ProcSubset=pid (both units set it) hides /proc/stat but not /proc/self."""
+    import shutil
+
+    from prometheus_client import CollectorRegistry
+
+    from crawler.health import ProcessMetrics
+
+    (tmp_path / "self" / "fd").mkdir(parents=True)
+    shutil.copy("/proc/self/stat", tmp_path / "self" / "stat")
+    shutil.copy("/proc/self/limits", tmp_path / "self" / "limits")
+    assert not (tmp_path / "stat").exists()
+    hidden, full = CollectorRegistry(), CollectorRegistry()
+    ProcessMetrics(proc=str(tmp_path), registry=hidden)
+    ProcessMetrics(registry=full)  # the whole of /proc, as outside the sandbox
+    started = hidden.get_sample_value("process_start_time_seconds")
+    assert started is not None and abs(started - full.get_sample_value("process_start_time_seconds")) < 2
+    assert hidden.get_sample_value("process_resident_memory_bytes") > 0
+    assert hidden.get_sample_value("process_max_fds") > 0
