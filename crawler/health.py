@@ -67,7 +67,10 @@ def all_failed(reports: Iterable[PollResult]) -> bool:
 
 
 class FeedHealth:
-    """Each feed's latest poll in this process, to notice when every enabled feed is failing."""
+    """Each feed's latest poll in this process, to notice when every enabled feed is failing.
+
+    Polls are recorded on the event loop and read by the metrics server's thread, hence the lock.
+    """
 
     def __init__(self, *, repeat: float = ALL_FAILING_REPEAT,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -78,15 +81,18 @@ class FeedHealth:
         self._since: float | None = None
         """When every feed started failing (None while one works)."""
         self._logged_at: float | None = None
+        self._lock = threading.Lock()
 
     def record(self, result: PollResult, enabled: Collection[str]) -> None:
         """Note one poll; log when this poll makes, keeps or ends the all-failing state."""
-        self._enabled = frozenset(enabled)
-        self._latest[result.feed] = (result.ok, result.error)
-        for gone in set(self._latest) - self._enabled:  # removed or disabled by a reload
-            del self._latest[gone]
+        with self._lock:
+            self._enabled = frozenset(enabled)
+            self._latest[result.feed] = (result.ok, result.error)
+            for gone in set(self._latest) - self._enabled:  # removed or disabled by a reload
+                del self._latest[gone]
+            failing = self._every_one_failing()
         now = self._clock()
-        if self.all_failing:
+        if failing:
             if self._since is None:
                 self._since = now
             if self._logged_at is None or now - self._logged_at >= self._repeat:
@@ -96,7 +102,8 @@ class FeedHealth:
             self._since = self._logged_at = None
 
     def _log_all_failing(self, now: float) -> None:
-        errors = Tally(err or "failed" for ok, err in self._latest.values() if not ok)
+        with self._lock:
+            errors = Tally(err or "failed" for ok, err in self._latest.values() if not ok)
         common, count = errors.most_common(1)[0]
         event(log, "feeds.all_failing", logging.WARNING, feeds=len(self._latest),
               still=self._logged_at is not None, failing_for=round(now - (self._since or now), 1),
@@ -106,13 +113,18 @@ class FeedHealth:
     @property
     def counts(self) -> dict[str, int]:
         """Enabled feeds by the outcome of their latest poll here: `ok`, `failing`, `unpolled`."""
-        ok = sum(1 for good, _ in self._latest.values() if good)
-        return {"ok": ok, "failing": len(self._latest) - ok,
-                "unpolled": len(self._enabled) - len(self._latest)}
+        with self._lock:
+            ok = sum(1 for good, _ in self._latest.values() if good)
+            return {"ok": ok, "failing": len(self._latest) - ok,
+                    "unpolled": len(self._enabled) - len(self._latest)}
 
     @property
     def all_failing(self) -> bool:
         """Every enabled feed has been polled and its latest poll failed."""
+        with self._lock:
+            return self._every_one_failing()
+
+    def _every_one_failing(self) -> bool:
         return (bool(self._enabled) and set(self._latest) == set(self._enabled)
                 and not any(good for good, _ in self._latest.values()))
 
@@ -251,7 +263,11 @@ class HealthServer:
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return _reply(start_response, "405 Method Not Allowed", b"use GET\n", [("Allow", "GET, HEAD")])
         if path == "/metrics":
-            return self._metrics_app(environ, start_response)
+            try:
+                return self._metrics_app(environ, start_response)
+            except Exception as exc:  # logged as an event: wsgiref would print a traceback
+                event(log, "metrics.failed", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+                return _reply(start_response, "500 Internal Server Error", b"metrics failed: see the daemon's log\n")
         if path == "/healthz":
             try:
                 healthy, details = self._check()

@@ -151,3 +151,25 @@ def test_process_metrics_survive_a_hidden_proc_stat(tmp_path) -> None:  # type: 
     assert started is not None and abs(started - full.get_sample_value("process_start_time_seconds")) < 2
     assert hidden.get_sample_value("process_resident_memory_bytes") > 0
     assert hidden.get_sample_value("process_max_fds") > 0
+
+
+def test_a_broken_metric_is_a_500_and_a_log_line_not_a_traceback(caplog: pytest.LogCaptureFixture,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    class BrokenNotifier:
+        sent = failed = retried = dropped = 0
+
+        @property
+        def queued(self) -> int:
+            raise RuntimeError("queue gone")
+
+    caplog.set_level(logging.ERROR, logger="newswatch.health")
+    server = HealthServer("127.0.0.1", 0, DaemonMetrics(FeedHealth(), BrokenNotifier()), lambda: (True, {}))
+    server.start()
+    try:
+        res = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+    finally:
+        server.close()
+    assert res.status_code == 500 and "daemon's log" in res.text
+    assert [r.fields["error"] for r in caplog.records if r.getMessage() == "metrics.failed"] == [
+        "RuntimeError: queue gone"]
+    assert "Traceback" not in capsys.readouterr().err
