@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 
 from .logs import event
 
-__all__ = ["ALL_FAILING_HINT", "DaemonMetrics", "FeedHealth", "HealthServer", "ProcessMetrics", "all_failed"]
+__all__ = ["ALL_FAILING_HINT", "DaemonMetrics", "FeedHealth", "HealthCheck", "HealthServer", "ProcessMetrics", "all_failed"]
 
 log = logging.getLogger("newswatch.health")
 

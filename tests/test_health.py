@@ -7,7 +7,7 @@ import logging
 import httpx
 import pytest
 
-from crawler.health import DaemonMetrics, FeedHealth, HealthServer, all_failed
+from crawler.health import DaemonMetrics, FeedHealth, HealthCheck, HealthServer, all_failed
 from crawler.pipeline import FeedReport
 
 
@@ -70,18 +70,25 @@ def test_all_failed_needs_at_least_one_poll() -> None:
     assert not all_failed([])
 
 
+def _get(path: str, metrics: DaemonMetrics, check: HealthCheck = lambda: (True, {}),
+         host: str = "127.0.0.1") -> httpx.Response:
+    """One request to a health server started for it on a free loopback port."""
+    server = HealthServer(host, 0, metrics, check)
+    server.start()
+    try:
+        where = f"[{host}]" if ":" in host else host
+        return httpx.get(f"http://{where}:{server.port}{path}", timeout=5)
+    finally:
+        server.close()
+
+
 @pytest.mark.parametrize("check, status", [
     (lambda: (True, {"database": "ok"}), 200),
     (lambda: (False, {"database": "error: OperationalError"}), 503),
     (lambda: 1 / 0, 503),
 ])
 def test_healthz_answers_from_the_check(check, status) -> None:  # type: ignore[no-untyped-def]
-    server = HealthServer("127.0.0.1", 0, DaemonMetrics(FeedHealth()), check)
-    server.start()
-    try:
-        res = httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
-    finally:
-        server.close()
+    res = _get("/healthz", DaemonMetrics(FeedHealth()), check)
     assert res.status_code == status and res.headers["content-type"] == "application/json"
     assert res.json()["status"] == ("ok" if status == 200 else "error")
 
@@ -123,12 +130,7 @@ def test_health_server_on_ipv6_loopback() -> None:
             probe.bind(("::1", 0))
     except OSError:
         pytest.skip("no IPv6 loopback here")
-    server = HealthServer("::1", 0, DaemonMetrics(FeedHealth()), lambda: (True, {}))
-    server.start()
-    try:
-        res = httpx.get(f"http://[::1]:{server.port}/metrics", timeout=5)
-    finally:
-        server.close()
+    res = _get("/metrics", DaemonMetrics(FeedHealth()), host="::1")
     assert res.status_code == 200 and "newswatch_poll_duration_seconds_count" in res.text
 
 
@@ -163,12 +165,7 @@ def test_a_broken_metric_is_a_500_and_a_log_line_not_a_traceback(caplog: pytest.
             raise RuntimeError("queue gone")
 
     caplog.set_level(logging.ERROR, logger="newswatch.health")
-    server = HealthServer("127.0.0.1", 0, DaemonMetrics(FeedHealth(), BrokenNotifier()), lambda: (True, {}))
-    server.start()
-    try:
-        res = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
-    finally:
-        server.close()
+    res = _get("/metrics", DaemonMetrics(FeedHealth(), BrokenNotifier()))
     assert res.status_code == 500 and "daemon's log" in res.text
     assert [r.fields["error"] for r in caplog.records if r.getMessage() == "metrics.failed"] == [
         "RuntimeError: queue gone"]
