@@ -58,3 +58,25 @@ def test_backed_off_feeds_are_polled_on_start_unless_just_tried() -> None:
     ]
     names = backed_off(feeds, now=datetime.now(UTC), spread=5, min_interval=60)
     assert names == ["sooner", "later"]
+
+
+def test_healthz_reports_a_stalled_scheduler_and_a_stop(tmp_path: Path) -> None:
+    import time
+
+    runtime = load_runtime(write_config(tmp_path, [{"name": "a", "url": "http://127.0.0.1:9/a.xml"}]))
+    daemon = Daemon(runtime, watch_files=False)
+    daemon.store = store = Store.open(runtime.config.storage_url())
+    try:
+        healthy, details = daemon._healthz()
+        assert healthy and details["database"] == "ok" and details["scheduler"] == "ticking"
+        daemon.metrics.last_tick = time.time() - 61  # no tick for a minute: the loop is stuck
+        healthy, details = daemon._healthz()
+        assert not healthy and details["scheduler"] == "stalled"
+        daemon.metrics.tick()
+        daemon.stop()
+        healthy, details = daemon._healthz()
+        assert not healthy and details["stopping"] is True
+    finally:
+        store.close()
+    daemon.store = None  # the database gone
+    assert daemon._healthz()[1]["database"] == "unavailable"
