@@ -156,7 +156,8 @@ def test_process_metrics_survive_a_hidden_proc_stat(tmp_path) -> None:  # type: 
 
 
 def test_a_broken_metric_is_a_500_and_a_log_line_not_a_traceback(caplog: pytest.LogCaptureFixture,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     class BrokenNotifier:
         sent = failed = retried = dropped = 0
 
@@ -165,6 +166,8 @@ def test_a_broken_metric_is_a_500_and_a_log_line_not_a_traceback(caplog: pytest.
             raise RuntimeError("queue gone")
 
     caplog.set_level(logging.ERROR, logger="newswatch.health")
+    # only pytest's capture on the root logger: a CLI test may have left a handler on a closed stream
+    monkeypatch.setattr(logging.getLogger(), "handlers", [caplog.handler])
     res = _get("/metrics", DaemonMetrics(FeedHealth(), BrokenNotifier()))
     assert res.status_code == 500 and "daemon's log" in res.text
     assert [r.fields["error"] for r in caplog.records if r.getMessage() == "metrics.failed"] == [
