@@ -209,7 +209,30 @@ class ReviewSettings(_Section):
     page_size: int = Field(default=50, ge=1, le=1000)
 
 
+class MetricsSettings(_Section):
+    listen: str | None = None
+    """`HOST:PORT` where the daemon itself serves `/metrics` and `/healthz` (`[::1]:9108` for IPv6); off when unset."""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        m = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$", v)
+        if not m or not 1 <= int(m.group(2)) <= 65535:
+            raise ValueError(f"expected HOST:PORT such as '127.0.0.1:9108', got {v!r}")
+        return v
+
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to bind, brackets of an IPv6 host removed; None when off."""
+        if self.listen is None:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class Settings(_Section):
+    metrics: MetricsSettings = MetricsSettings()
     storage: StorageSettings = StorageSettings()
     http: HttpSettings = HttpSettings()
     schedule: ScheduleSettings = ScheduleSettings()
