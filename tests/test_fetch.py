@@ -352,7 +352,10 @@ async def test_per_host_delay(server: LoopbackServer) -> None:
         await asyncio.gather(*(f.fetch(server.url(f"/tick?n={i}")) for i in range(4)))
     starts = sorted(r.time for r in server.requests_for("/tick"))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(starts) == 4 and min(gaps) >= 0.13
+    # Arrival times at the server, not send times: on a loaded machine one request can reach
+    # the server late and shorten the next gap, so each gap gets slack; the span cannot shrink
+    # much (three delays of 0.15 s), and without the delay every gap would be about 0.
+    assert len(starts) == 4 and min(gaps) >= 0.05 and starts[-1] - starts[0] >= 0.35
 
 
 async def test_robots_crawl_delay_spaces_requests(server: LoopbackServer) -> None:
