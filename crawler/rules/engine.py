@@ -186,6 +186,9 @@ class RuleSet:
             hits = []
             for term in topic.query.terms():
                 term.explain(ix, hits)
+        for h in hits:  # `lead:` is the start of the body: show its hits where the reader sees them
+            if h["field"] == "lead":
+                h["field"] = "body"
         hits = _dedupe(hits)
         terms = list(dict.fromkeys(h["term"] for h in hits))
         return {
