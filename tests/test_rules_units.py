@@ -143,3 +143,30 @@ def test_vocabulary_is_unchanged_by_units() -> None:
     """A unit is not a word: it adds nothing to what documents are indexed for."""
     assert isinstance(RuleSet([topic_from_query("a NEAR/s b")]).vocab, Vocabulary)
     assert RuleSet([topic_from_query("a NEAR/s b")]).vocab.words == frozenset({"a", "b"})
+
+
+def test_count_sentences_counts_each_sentence_once() -> None:
+    one = "New Delhi and Islamabad are quietly talking through a backchannel, analysts said."
+    two = "India held secret talks. Pakistan kept a backchannel open with India."
+    q = "COUNT((backchannel OR quietly) NEAR/20s (delhi OR islamabad OR india OR pakistan)) >= 2s"
+    assert matches(q.replace(">= 2s", ">= 2"), one)  # two terms in one sentence are two occurrences
+    assert not matches(q, one)  # … but one sentence
+    assert matches("COUNT((secret OR backchannel) NEAR/20s (india OR pakistan)) >= 2s", two)
+    assert matches("COUNT(india) >= 2p", "India.\nIndia.") and not matches("COUNT(india) >= 2p", "India. India.")
+    assert str(compile_query("COUNT(a NEAR/s b) >= 2s")) == "COUNT(a NEAR/s b) >= 2s"
+
+
+@pytest.mark.parametrize("bad", ["COUNT(a) >= 0s", "COUNT(a) >= s", "COUNT(a) >= 2x"])
+def test_count_units_reject_bad_numbers(bad: str) -> None:
+    with pytest.raises(RulesSyntaxError) as err:
+        compile_query(bad)
+    assert err.value.column == 13 and "sentences (2s)" in err.value.message
+
+
+def test_lead_never_reaches_into_the_last_paragraph() -> None:
+    story = "India and Pakistan held secret talks in Dubai."
+    teaser = "Also read: secret cricket plans"
+    assert matches("lead:cricket", story + " cricket")  # one paragraph: it is the story
+    assert not matches("lead:cricket", story + "\n" + teaser)
+    assert matches("lead:dubai", story + "\n" + teaser)
+    assert matches("lead:teaser", "teaser")  # a one-line body is its own lead

@@ -514,13 +514,22 @@ class Count(Node):
 
     child: Node
     n: int = field(default=1)
+    unit: str = ""
+    """`"s"`: count the sentences x occurs in (`>= 2s`); `"p"`: the paragraphs; `""`: occurrences."""
 
     def __str__(self) -> str:
-        return f"COUNT({self.child}) >= {self.n}"
+        return f"COUNT({self.child}) >= {self.n}{self.unit}"
 
     def count(self, ix: DocIndex) -> int:
         """Separate occurrences: overlapping ones (one sentence's NEAR pairs) count once."""
         child = self.child
+        if self.unit:
+            places: set[tuple[str, int]] = set()
+            for f, s, _ in child.occurrences(ix):
+                fi = ix.field(f)
+                if fi is not None:
+                    places.add((f, fi.units(self.unit)[s]))
+            return len(places)
         occ = child.anchors(ix) if isinstance(child, Near | Named) else child.occurrences(ix)
         if len(occ) < 2:
             return len(occ)

@@ -342,12 +342,15 @@ class _Builder:
             child_t, ntok = t.children[1], t.children[3]
             assert isinstance(ntok, Token)
             child = self.build(child_t, fields)
-            if not ntok.value.isdigit() or int(ntok.value) < 1:
-                raise self.err(f"COUNT(…) >= needs a whole number of at least 1, not {ntok.value!r}", ntok)
+            unit = ntok.value[-1] if ntok.value[-1:] in ("s", "p") else ""
+            digits = ntok.value[:-1] if unit else ntok.value
+            if not digits.isdigit() or int(digits) < 1:
+                raise self.err("COUNT(…) >= needs a whole number of at least 1, or of sentences "
+                               f"(2s) or paragraphs (2p), not {ntok.value!r}", ntok)
             if not child.positional:
                 raise self.err("COUNT counts terms, phrases, OR-groups or NEARs (not AND, NOT, "
                                f"ATLEAST): {child}", child_t)
-            return Count(child, int(ntok.value))
+            return Count(child, int(digits), unit)
         raise self.err(f"unsupported construct {kind}", t)  # pragma: no cover
 
 

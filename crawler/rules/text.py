@@ -163,13 +163,22 @@ def text_units(text: str, spans: list[tuple[int, int]]) -> tuple[list[int], list
 
 
 def lead_end(text: str, words: int) -> int:
-    """Where the first `words` words of `text` end (the whole text when it is shorter)."""
-    n = 0
-    for m in _ORIG_WORD_RE.finditer(text):
-        n += 1
-        if n >= words:
-            return m.end()
-    return len(text)
+    """Where the opening of `text` ends: its first `words` words, never into its last paragraph.
+
+    A lead is the opening of a story.  The last paragraph is left out of it (when there is
+    more than one) because that is where page furniture lands: in a short text an
+    "Also read" teaser after the story must not become part of its lead.
+    """
+    ends = [m.end() for m in _ORIG_WORD_RE.finditer(text)]
+    if not ends:
+        return 0
+    cut = ends[min(words, len(ends)) - 1]
+    last = text.rstrip().rfind("\n")
+    if last >= 0 and cut > last:
+        before = [e for e in ends if e <= last]
+        if before:
+            cut = before[-1]
+    return cut
 
 
 def word_tokens(text: str) -> list[str]:
