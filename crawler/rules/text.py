@@ -169,10 +169,14 @@ def lead_end(text: str, words: int) -> int:
     more than one) because that is where page furniture lands: in a short text an
     "Also read" teaser after the story must not become part of its lead.
     """
-    ends = [m.end() for m in _ORIG_WORD_RE.finditer(text)]
+    ends: list[int] = []
+    for m in _ORIG_WORD_RE.finditer(text):  # only the opening words: bodies can be long
+        ends.append(m.end())
+        if len(ends) >= words:
+            break
     if not ends:
         return 0
-    cut = ends[min(words, len(ends)) - 1]
+    cut = ends[-1]
     last = text.rstrip().rfind("\n")
     if last >= 0 and cut > last:
         before = [e for e in ends if e <= last]
