@@ -112,7 +112,8 @@ class RuleSet:
                 if q is None:
                     continue
                 for term in q.terms():
-                    self._fields.update(term.fields)
+                    # `lead:` words are body words: finding candidates never needs the lead.
+                    self._fields.update("body" if f == "lead" else f for f in term.fields)
                     for variant in term.variants:
                         for w in variant:
                             (prefixes if w.prefix else words).add(w.text)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crawler.models import Document
-from crawler.rules.text import fast_tokens, lead_end, spans_tokens, text_units
+from crawler.rules.text import ascii_spans, fast_tokens, lead_end, spans_tokens, text_units
 
 __all__ = ["FIELDS", "LEAD_WORDS", "DocIndex", "FieldIndex", "Vocabulary", "field_text"]
 
@@ -137,8 +137,10 @@ class FieldIndex:
         if self._units is None:
             spans = self.spans
             if spans is None:
-                tokens, spans = spans_tokens(self.text)
-                if len(tokens) != len(self.tokens):  # never in practice: one unit, as before
+                spans = ascii_spans(self.text)  # plain ASCII: offsets without normalising
+                if spans is None:
+                    spans = spans_tokens(self.text)[1]
+                if len(spans) != len(self.tokens):  # never in practice: one unit, as before
                     spans = None
             if spans is None:
                 zeros = [0] * len(self.tokens)

@@ -117,6 +117,9 @@ class Term(Node):
                     self.lone_prefix = w.text
                 else:
                     self.simple = w.text
+        # The exact words each variant needs: a phrase whose words are not all in a field
+        # cannot occur there, which a set test says without looking for positions.
+        self._needs = tuple(frozenset(w.text for w in v if not w.prefix) for v in self.variants)
 
     def cost(self) -> int:
         return 1 if self.simple is not None else 3
@@ -136,7 +139,11 @@ class Term(Node):
                 if fi is not None and fi.expand(prefix):
                     return True
             return False
-        return bool(self.occurrences(ix))
+        for f in self.fields:
+            fi = ix.fields.get(f) or ix.field(f)
+            if fi is not None and any(need <= fi.present for need in self._needs):
+                return bool(self.occurrences(ix))
+        return False
 
     def occurrences(self, ix: DocIndex) -> list[Occurrence]:
         word = self.simple

@@ -22,6 +22,7 @@ import unicodedata
 __all__ = [
     "HYPHENS",
     "IGNORABLE",
+    "ascii_spans",
     "fast_tokens",
     "lead_end",
     "normalise",
@@ -105,6 +106,13 @@ def fast_tokens(text: str, fold: bool = True) -> list[str]:
     if _MAY_HAVE_MARKS(norm) is None:
         return _PLAIN_WORD_RE.findall(norm)
     return _WORD_RE.findall(norm)
+
+
+def ascii_spans(text: str) -> list[tuple[int, int]] | None:
+    """Token offsets of a plain ASCII text (folding changes nothing there); None otherwise."""
+    if not text.isascii():
+        return None
+    return [m.span() for m in _PLAIN_WORD_RE.finditer(text)]
 
 
 def spans_tokens(text: str, fold: bool = True) -> tuple[list[str], list[tuple[int, int]]]:
