@@ -164,9 +164,15 @@ def test_count_units_reject_bad_numbers(bad: str) -> None:
 
 
 def test_lead_never_reaches_into_the_last_paragraph() -> None:
-    story = "India and Pakistan held secret talks in Dubai."
+    story = "India and Pakistan held secret talks in Dubai. " + " ".join(["more"] * 40)
     teaser = "Also read: secret cricket plans"
     assert matches("lead:cricket", story + " cricket")  # one paragraph: it is the story
     assert not matches("lead:cricket", story + "\n" + teaser)
     assert matches("lead:dubai", story + "\n" + teaser)
     assert matches("lead:teaser", "teaser")  # a one-line body is its own lead
+
+
+def test_a_short_first_paragraph_is_not_the_whole_lead() -> None:
+    """A repeated headline or dateline as the first paragraph: the story after it is the lead."""
+    body = "Officials confirm a meeting in Doha\nIndian and Pakistani officials met in Doha."
+    assert matches("lead:(indian NEAR/s doha)", body)

@@ -21,8 +21,8 @@ FIELDS = ("title", "body", "lead", "url", "source", "author")
 
 LEAD_WORDS = 80
 """How much of the body `lead:` reads: the opening paragraph or two of a news report, where
-a story says what it is about (a passing mention usually comes later, if at all); never
-the last paragraph of several."""
+a story says what it is about (a passing mention usually comes later, if at all); not
+the last paragraph when the ones before it hold 40 words or more (see `lead_end`)."""
 
 
 def field_text(doc: Document, field: str) -> str:

@@ -173,9 +173,10 @@ def text_units(text: str, spans: list[tuple[int, int]]) -> tuple[list[int], list
 def lead_end(text: str, words: int) -> int:
     """Where the opening of `text` ends: its first `words` words, never into its last paragraph.
 
-    A lead is the opening of a story.  The last paragraph is left out of it (when there is
-    more than one) because that is where page furniture lands: in a short text an
-    "Also read" teaser after the story must not become part of its lead.
+    A lead is the opening of a story.  The last paragraph is left out of it when the ones
+    before it hold half a lead or more, because that is where page furniture lands: in a
+    short text an "Also read" teaser after the story must not become part of its lead.  (A
+    first paragraph shorter than that is a headline or dateline repeated, not the story.)
     """
     ends: list[int] = []
     for m in _ORIG_WORD_RE.finditer(text):  # only the opening words: bodies can be long
@@ -188,7 +189,7 @@ def lead_end(text: str, words: int) -> int:
     last = text.rstrip().rfind("\n")
     if last >= 0 and cut > last:
         before = [e for e in ends if e <= last]
-        if before:
+        if len(before) * 2 >= words:
             cut = before[-1]
     return cut
 
