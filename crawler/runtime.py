@@ -26,6 +26,7 @@ from .settings import (
     Settings,
     find_config,
     load_settings,
+    load_toml,
 )
 
 __all__ = ["Runtime", "load_runtime"]
@@ -54,7 +55,7 @@ def _fallback_config(path: str | os.PathLike[str] | None) -> LoadedConfig | None
     """
     cfg_path = find_config(path)
     try:
-        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        raw = load_toml(cfg_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     try:
