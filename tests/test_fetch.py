@@ -11,6 +11,7 @@ import gzip
 import itertools
 import socket
 import time
+import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -466,3 +467,101 @@ async def test_http2_client_talks_to_http1_server(server: LoopbackServer) -> Non
     server.route("/h", b"h")
     async with Fetcher(settings(http2=True)) as f:
         assert (await f.fetch(server.url("/h"))).body == b"h"
+
+
+# -- hostile responses (issue 11) --------------------------------------------------------
+
+
+def _bomb(coding: str, size: int = 100_000_000) -> bytes:
+    """`size` zero bytes compressed in `coding` ("gzip", "deflate", "br", "gzip, gzip"), built in pieces."""
+    def gz(chunks: Any, wbits: int) -> Any:
+        c = zlib.compressobj(9, zlib.DEFLATED, wbits)
+        for chunk in chunks:
+            yield c.compress(chunk)
+        yield c.flush()
+
+    zeros = (b"\0" * 1_000_000 for _ in range(size // 1_000_000))
+    if coding == "br":
+        c = brotli.Compressor(quality=5)
+        return b"".join(c.process(chunk) for chunk in zeros) + c.finish()
+    if coding == "deflate":
+        return b"".join(gz(zeros, zlib.MAX_WBITS))
+    body = b"".join(gz(zeros, 16 + zlib.MAX_WBITS))
+    return gzip.compress(body) if coding == "gzip, gzip" else body
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "gzip, gzip"])
+async def test_a_compression_bomb_costs_no_more_than_the_cap(server: LoopbackServer, coding: str) -> None:
+    """Defect 6: a 64 KiB network chunk of a bomb used to inflate whole (60-125 MB) before the cap."""
+    import tracemalloc
+
+    bomb = _bomb(coding)
+    server.route("/bomb", bomb, headers={"Content-Encoding": coding})
+    cap = 1_000_000
+    async with Fetcher(settings(max_bytes=cap, respect_robots=False)) as f:
+        tracemalloc.start()
+        try:
+            err = await _error(f, server.url("/bomb"))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert err.kind == "too_large"
+    assert peak < 3 * cap, f"peak {peak / 1e6:.1f} MB for a {len(bomb) / 1e3:.0f} kB {coding} bomb"
+
+
+@pytest.mark.parametrize("coding", ["deflate-raw", "deflate", "gzip-members", "gzip-trailing"])
+async def test_compressed_bodies_still_decode(server: LoopbackServer, fetcher: Fetcher, coding: str) -> None:
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = {
+        "deflate-raw": raw.compress(RSS) + raw.flush(),
+        "deflate": zlib.compress(RSS),
+        "gzip-members": gzip.compress(RSS[:20]) + gzip.compress(RSS[20:]),
+        "gzip-trailing": gzip.compress(RSS) + b"\0junk after the stream" * 1000,
+    }[coding]
+    server.route("/c", body, headers={"Content-Encoding": coding.split("-")[0]})
+    assert (await fetcher.fetch(server.url("/c"))).body == RSS
+
+
+async def test_a_corrupt_compressed_body_is_a_protocol_error(server: LoopbackServer, fetcher: Fetcher) -> None:
+    server.route("/bad", b"\x1f\x8b\x08\x00not gzip at all" * 10, headers={"Content-Encoding": "gzip"})
+    assert (await _error(fetcher, server.url("/bad"))).kind == "protocol"
+
+
+async def test_a_redirect_to_a_huge_url_is_refused(server: LoopbackServer, fetcher: Fetcher) -> None:
+    server.redirect("/long", server.url("/" + "a" * 5000))
+    assert (await _error(fetcher, server.url("/long"))).kind == "invalid_url"
+
+
+async def test_dns_rebinding_cannot_reach_loopback(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 8: the first answer (public) passed the check; the connection resolved again (127.0.0.1)."""
+    server.route("/internal", b"secret")
+    answers = itertools.chain([["93.184.216.34"]], itertools.repeat(["127.0.0.1"]))
+    loop = asyncio.get_running_loop()
+
+    async def rebinding_dns(host: str, port: int, **kw: Any) -> list[Any]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in next(answers)]
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding_dns)
+    async with Fetcher(HttpSettings(respect_robots=False, per_host_delay=0)) as f:
+        err = await _error(f, f"http://rebind.example:{server.port}/internal")
+    assert err.kind == "blocked" and "127.0.0.1" in str(err)
+    assert server.requests == []
+
+
+async def test_public_hosts_connect_to_the_checked_address(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checked backend connects to the address it resolved (here loopback, as if it were public)."""
+    server.route("/feed", RSS)
+    monkeypatch.setattr(fetch_module, "_refused", lambda ip: False)  # treat loopback as public
+    loop = asyncio.get_running_loop()
+
+    async def dns(host: str, port: int, **kw: Any) -> list[Any]:
+        assert host == "news.example"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", dns)
+    async with Fetcher(HttpSettings(respect_robots=False, per_host_delay=0, http2=False)) as f:
+        result = await f.fetch(f"http://news.example:{server.port}/feed")
+    assert result.body == RSS
+    assert server.requests[0].headers["host"] == f"news.example:{server.port}"
