@@ -78,7 +78,7 @@ MAX_CRAWL_DELAY = 60.0
 _REDIRECTS = {301, 302, 303, 307, 308}
 _PERMANENT_STATUSES = {400, 404, 405, 410, 414, 451, 501}
 _PERMANENT_KINDS = {"robots", "blocked", "invalid_url"}
-_MAX_AGE_RE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?", re.I)
+_MAX_AGE_RE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?([0-9]+)\"?", re.I)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 INFLATE_STEP = 64 * 1024
 """Most bytes one decompression step may produce: what a bomb can cost beyond the cap."""
@@ -170,7 +170,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit alone takes '¹', which float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
