@@ -164,3 +164,11 @@ def test_reasonable_values_still_pass(tmp_path: Path) -> None:
                    '[[feeds]]\nname = "dawn home"\nurl = "https://www.dawn.com/feeds/home?x=1#y"\n')
     s = load_settings(cfg).settings
     assert s.schedule.tick == 0.2 and s.http.max_bytes == 2**30 and s.storage.retention == 3650 * 86400
+
+
+def test_rules_eval_refuses_a_deeply_nested_json_line_with_its_line(tmp_path: Path) -> None:
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text('{"title": "a", "text": "b", "label": 1}\n' + "[" * 100_000 + "]" * 100_000 + "\n")
+    cfg = write_config(tmp_path, [])
+    _refused(newswatch(tmp_path, "rules", "eval", str(labelled), "--config", str(cfg)),
+             f"{labelled}:2:", "nested too deeply")
