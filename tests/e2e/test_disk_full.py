@@ -141,8 +141,11 @@ def test_disk_full_then_read_only_loses_nothing_and_recovers(
         _wait(daemon, "a disk-full failure logged", lambda: "disk is full" in daemon.logs()[mark:])
         time.sleep(2)
         assert daemon.proc.poll() is None, daemon.logs()[-3000:]
+        # Logged once, not on every 0.2 s tick: a full disk must not also flood the journal.
+        assert daemon.logs()[mark:].count("event=claim.failed") <= 2, daemon.logs()[mark:]
         filler.unlink()
         _wait(daemon, "stories 11-15 stored once space returned", lambda: len(_titles(db)) == 15)
+        assert "event=claim.recovered" in daemon.logs()[mark:]
 
         # 4. The database turns read-only (a remount needs no writer: the daemon is stopped first).
         rc, _ = daemon.stop(timeout=20)
