@@ -497,8 +497,10 @@ async def test_a_compression_bomb_costs_no_more_than_the_cap(server: LoopbackSer
 
     bomb = _bomb(coding)
     server.route("/bomb", bomb, headers={"Content-Encoding": coding})
+    server.route("/warm-up", gzip.compress(RSS), headers={"Content-Encoding": "gzip"})
     cap = 1_000_000
     async with Fetcher(settings(max_bytes=cap, respect_robots=False)) as f:
+        await f.fetch(server.url("/warm-up"))  # lazy imports and the connection are not the bomb's
         tracemalloc.start()
         try:
             err = await _error(f, server.url("/bomb"))
@@ -506,7 +508,7 @@ async def test_a_compression_bomb_costs_no_more_than_the_cap(server: LoopbackSer
         finally:
             tracemalloc.stop()
     assert err.kind == "too_large"
-    assert peak < 3 * cap, f"peak {peak / 1e6:.1f} MB for a {len(bomb) / 1e3:.0f} kB {coding} bomb"
+    assert peak < cap + 1_000_000, f"peak {peak / 1e6:.1f} MB for a {len(bomb) / 1e3:.0f} kB {coding} bomb"
 
 
 @pytest.mark.parametrize("coding", ["deflate-raw", "deflate", "gzip-members", "gzip-trailing"])
