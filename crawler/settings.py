@@ -7,6 +7,7 @@ one restart per mistake. Durations and sizes are strings (`"10m"`, `"5MB"`).
 
 from __future__ import annotations
 
+import errno
 import glob
 import math
 import os
@@ -47,6 +48,7 @@ __all__ = [
     "parse_since",
     "parse_size",
     "query_too_deep",
+    "read_config_bytes",
 ]
 
 MAX_DURATION = 3650 * 86400.0
@@ -56,6 +58,8 @@ MAX_SIZE = 2**30
 """1 GiB: no response newswatch reads may be bigger (the unit's MemoryMax is 1G)."""
 MAX_URL_LENGTH = 2048
 """Longer URLs are refused in config and dropped from feeds: no article needs more."""
+MAX_CONFIG_BYTES = 4 * 2**20
+"""Config, rules and sites files are read up to this: `sites = "/dev/zero"` must not eat memory."""
 MAX_NESTING = 100
 """Deepest nesting of TOML arrays/tables and of query parentheses/NOTs we accept: parsers
 recurse, and a few hundred levels would exhaust Python's stack with a RecursionError."""
@@ -182,6 +186,19 @@ class TomlTooDeep(tomllib.TOMLDecodeError):
             self, f"nested more than {MAX_NESTING} levels deep (at line {line}, column {col})"
         )
         self.lineno, self.colno, self.pos, self.doc = line, col, offset, text
+
+
+def read_config_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a config, rules or sites file; `OSError` (EFBIG) past `MAX_CONFIG_BYTES`.
+
+    Callers report an `OSError` as "cannot read: <reason>", so an endless or huge file
+    (a device, a log picked by a glob) becomes one clear line instead of an OOM.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_CONFIG_BYTES // 2**20} MiB, so not a config file")
+    return data
 
 
 def load_toml(text: str) -> dict[str, Any]:
@@ -510,7 +527,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> LoadedConfig:
     """Read and validate a config file; raise `ConfigError` listing every problem."""
     cfg_path = find_config(path)
     try:
-        raw = cfg_path.read_bytes()
+        raw = read_config_bytes(cfg_path)
     except FileNotFoundError:
         raise ConfigError([f"{cfg_path}: config file not found"]) from None
     except OSError as exc:

@@ -6,6 +6,7 @@ These run the real `newswatch` command, as a user would meet the failure.
 from __future__ import annotations
 
 import math
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,30 @@ def test_rules_eval_refuses_a_deeply_nested_json_line_with_its_line(tmp_path: Pa
     cfg = write_config(tmp_path, [])
     _refused(newswatch(tmp_path, "rules", "eval", str(labelled), "--config", str(cfg)),
              f"{labelled}:2:", "nested too deeply")
+
+
+def _limited(cmd: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
+    """Run newswatch with 2 GB of address space, so that a regression fails instead of exhausting memory."""
+    import resource
+
+    from tests.e2e.helpers import CLI, env
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+
+    return subprocess.run([*CLI, *cmd], capture_output=True, text=True, timeout=60, env=env(tmp), cwd=tmp,
+                          preexec_fn=limit)
+
+
+def test_endless_or_huge_config_rules_and_sites_files_are_refused(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, [])
+    _refused(_limited(["check", "--config", "/dev/zero"], tmp_path), "/dev/zero", "larger than 4 MiB")
+    huge = tmp_path / "huge.toml"
+    huge.write_text("# padding\n" * 500_000)
+    _refused(_limited(["check", "--config", str(huge)], tmp_path), str(huge), "larger than 4 MiB")
+    text = cfg.read_text()
+    cfg.write_text(text.replace('files = ["rules/*.toml"]', 'files = ["rules/*.toml", "/dev/zero"]')
+                   .replace("[extract]\nsites = ", '[extract]\nsites = "/dev/zero"\n#'))
+    _refused(_limited(["check", "--config", str(cfg)], tmp_path), "/dev/zero: cannot read: larger than 4 MiB")
+    out = _limited(["check", "--config", str(cfg)], tmp_path).stderr
+    assert out.count("/dev/zero: cannot read") == 2, out
