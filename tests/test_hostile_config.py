@@ -51,6 +51,8 @@ def test_a_rules_file_with_a_deep_inline_table_or_query_is_refused(tmp_path: Pat
     rules.write_text(f'id = "deep"\nname = "Deep"\nquery = "{deep}"\n')
     _refused(newswatch(tmp_path, "check", "--config", str(cfg)),
              f"{rules}:3:{10 + MAX_NESTING}", "levels deep")
+    _refused(newswatch(tmp_path, "run", "--config", str(cfg)),  # the daemon refuses to start on it
+             f"{rules}:3:{10 + MAX_NESTING}", "levels deep")
 
 
 def test_a_sites_file_nested_deep_is_refused(tmp_path: Path) -> None:
