@@ -600,6 +600,8 @@ class _Inflate:
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
         self._d: Any = None
+        self._head = b""
+        """The first bytes, held until two have come: they tell zlib-wrapped from raw deflate."""
         self._done = False
 
     def _start(self, data: bytes) -> None:
@@ -614,8 +616,10 @@ class _Inflate:
         if self._done:
             return  # bytes after the end of the stream are ignored, as browsers do
         if self._d is None:
-            if not data:
+            self._head += data
+            if len(self._head) < 2:
                 return
+            data, self._head = self._head, b""
             self._start(data)
         while True:
             out = self._d.decompress(data, INFLATE_STEP)

@@ -567,3 +567,15 @@ async def test_public_hosts_connect_to_the_checked_address(
         result = await f.fetch(f"http://news.example:{server.port}/feed")
     assert result.body == RSS
     assert server.requests[0].headers["host"] == f"news.example:{server.port}"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "gzip, br"])
+def test_bounded_decoders_take_a_body_one_byte_at_a_time(coding: str) -> None:
+    """A server dripping single bytes must decode the same as one that sends the body whole."""
+    text = RSS * 50
+    body = text
+    for layer in [c.strip() for c in coding.split(",")]:
+        body = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}[layer](body)
+    layers = fetch_module._decoders(coding)
+    out = b"".join(piece for i in range(len(body)) for piece in fetch_module._decode(layers, body[i:i + 1]))
+    assert out == text
