@@ -10,6 +10,7 @@ import asyncio
 import gzip
 import itertools
 import socket
+import threading
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -579,3 +580,71 @@ def test_bounded_decoders_take_a_body_one_byte_at_a_time(coding: str) -> None:
     layers = fetch_module._decoders(coding)
     out = b"".join(piece for i in range(len(body)) for piece in fetch_module._decode(layers, body[i:i + 1]))
     assert out == text
+
+
+def _certificates(tmp: Any) -> tuple[str, str, str]:
+    """A throw-away CA and a certificate for news.example signed by it (openssl CLI)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp, timeout=30)
+
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=newswatch test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+    run("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=news.example")
+    (tmp / "ext.cnf").write_text("subjectAltName=DNS:news.example\n")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "leaf.pem", "-days", "2", "-extfile", "ext.cnf")
+    return str(tmp / "ca.pem"), str(tmp / "leaf.pem"), str(tmp / "leaf.key")
+
+
+async def test_tls_through_the_checked_backend_keeps_sni_and_verifies_the_host_name(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend connects to the checked IP; the handshake still names (and verifies) the host."""
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ca, cert, key = _certificates(tmp_path)
+    names: list[str | None] = []
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    ctx.sni_callback = lambda sock, name, _ctx: names.append(name)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(RSS)))
+            self.end_headers()
+            self.wfile.write(RSS)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("SSL_CERT_FILE", ca)
+    monkeypatch.setattr(fetch_module, "_refused", lambda ip: False)  # treat loopback as public
+    loop = asyncio.get_running_loop()
+
+    async def dns(host: str, p: int, **kw: Any) -> list[Any]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", p))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", dns)
+    try:
+        async with Fetcher(HttpSettings(respect_robots=False, per_host_delay=0)) as f:
+            assert (await f.fetch(f"https://news.example:{port}/feed")).body == RSS
+            wrong = await _error(f, f"https://other.example:{port}/feed")  # certificate names news.example
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert names and set(names) <= {"news.example", "other.example"} and names[0] == "news.example"
+    assert wrong.kind == "connect" and "certificate" in str(wrong).lower()
