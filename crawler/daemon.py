@@ -110,6 +110,8 @@ class Daemon:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
+        self._claim_failures = 0
+        """Ticks in a row whose claim failed (a full disk): logged once a minute, not every tick."""
         self.store: Store | None = None
         self.pipeline: Pipeline | None = None
         self.scheduler: AsyncIOScheduler | None = None
@@ -219,8 +221,13 @@ class Daemon:
                 feeds += await asyncio.to_thread(self.store.claim_due_feeds, self.owner,
                                                  limit=room - len(feeds), lease=schedule.lease)
         except Exception as exc:  # database briefly unavailable: try again next tick
-            event(log, "claim.failed", logging.ERROR, error=str(exc))
+            self._claim_failures += 1
+            if self._claim_failures == 1 or self._claim_failures % max(1, round(60 / schedule.tick)) == 0:
+                event(log, "claim.failed", logging.ERROR, error=str(exc), ticks=self._claim_failures)
             return
+        if self._claim_failures:
+            event(log, "claim.recovered", ticks=self._claim_failures)
+            self._claim_failures = 0
         for feed in feeds:
             task = asyncio.create_task(self._poll(feed), name=f"poll:{feed.name}")
             self._tasks.add(task)

@@ -61,8 +61,8 @@ def test_first_poll_flags_then_second_uses_conditional_get(tmp_path: Path, serve
     assert [r["url"] for r in rows] == [server.url("/news/1")]
     assert {"id", "url", "title", "source", "published", "topic", "score", "state", "matched_terms"} <= set(rows[0])
     assert rows[0]["topic"] == "backchannel-test"
-    # /news/1 is in both feeds, polled concurrently: the source is that of the feed that stored it.
-    assert rows[0]["source"] == {"rss": "Test RSS", "atom": None}[rows[0]["feed"]]
+    # Both feeds list /news/1 and are polled at once: the one that stores it first gives its source.
+    assert rows[0]["source"] == {"rss": "Test RSS", "atom": None}[rows[0]["feed"]], rows[0]
 
     server.reset_log()
     second = newswatch(tmp_path, "poll", "--once", "--config", str(cfg), "--json")
