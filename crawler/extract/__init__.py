@@ -23,6 +23,7 @@ from .dates import parse_date
 from .generic import extract_generic, is_plausible_body, node_paragraphs
 from .jsonld import find_article, json_ld_objects
 from .metadata import Metadata, clean_authors, extract_metadata
+from .nesting import limit_nesting
 from .profiles import SiteProfile, SiteProfiles, default_profiles, load_site_profiles
 from .text import clean_paragraph, clean_text
 
@@ -71,7 +72,7 @@ def _extract(
         html = html[:MAX_HTML_CHARS]
     if "\x00" in html:
         html = html.replace("\x00", "")
-    tree = LexborHTMLParser(html)
+    tree = LexborHTMLParser(limit_nesting(html))
     ld_article = find_article(json_ld_objects(tree))
     meta = extract_metadata(tree, url, ld_article)
     if profiles is None:
@@ -117,7 +118,7 @@ def _json_ld_body(ld_article: dict[str, Any] | None) -> str:
     if not isinstance(body, str):
         return ""
     if "<" in body and ">" in body:
-        body = LexborHTMLParser(body).text(separator="\n")
+        body = LexborHTMLParser(limit_nesting(body)).text(separator="\n")
     text = clean_text(body)
     if not is_plausible_body(text, _MIN_JSON_LD_CHARS):
         return ""
