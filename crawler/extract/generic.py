@@ -72,7 +72,7 @@ _JUNK_LINE = re.compile(
     r"^(?:advertisement|advertising|sponsored|ad|read more|read next|more|continue reading|"
     r"share|share this|share this article|share on \w+|tweet|email|print|comments?|"
     r"related|related articles|related stories|see also|also read|recommended|"
-    r"subscribe|sign up|follow us.*|photo|image|video|click here.*|loading.*|"
+    r"subscribe|sign up|follow us.*|photo|image|video|click here|loading.*|"
     r"skip to .*|back to top|top|next|previous|close)[\s:.…>»|-]*$",
     re.I,
 )
@@ -318,17 +318,80 @@ def _key(text: str) -> str:
 
 
 def _trim(blocks: list[_Block]) -> list[_Block]:
-    """Drop leading and trailing short, sentence-less blocks (bylines, dates, tags)."""
+    """Drop the furniture before the first and after the last real paragraph.
+
+    Not every short line is furniture: a list, a spec sheet or tour dates set as
+    `<br>` lines are runs of similar short lines, and a heading that leads into such a
+    run or into prose belongs to the article too. What is dropped at either end is what
+    looks like metadata (bylines, dates) or stands alone without a sentence.
+    """
     first = next((i for i, b in enumerate(blocks) if _is_substantial(b)), None)
     if first is None:
         return blocks
     last = max(i for i, b in enumerate(blocks) if _is_substantial(b))
-    tail: list[_Block] = []
-    for b in blocks[last + 1 :]:
-        if b.heading or (len(b.text) < 50 and not _SENTENCE_END.search(b.text)):
+    keys = [_run_key(b) for b in blocks]
+    runs: dict[int, int] = {}
+    for key in keys:
+        runs[key] = runs.get(key, 0) + 1
+    start = first
+    while start > 0:
+        b = blocks[start - 1]
+        if _is_metadata(b.text):
             break
-        tail.append(b)
-    return blocks[first : last + 1] + tail
+        in_run = keys[start - 1] == keys[start] or runs[keys[start - 1]] >= _RUN
+        if not (in_run or b.owner.tag in _LEAD_TAGS):
+            break
+        start -= 1
+    end = last + 1
+    while end < len(blocks):
+        b = blocks[end]
+        if _is_metadata(b.text):
+            break
+        if b.heading:
+            nxt = blocks[end + 1] if end + 1 < len(blocks) else None
+            if nxt is None or nxt.heading or not _tail_like(nxt, keys[end + 1], runs):
+                break
+        elif not (keys[end] == keys[end - 1] or _tail_like(b, keys[end], runs)):
+            break
+        end += 1
+    return blocks[start:end]
+
+
+# This many lines in one element, or items in one list, make a run that is content.
+_RUN = 3
+# Short lines in these elements before the first paragraph are the article's opening.
+_LEAD_TAGS = frozenset(("p", "li", "pre", "blockquote", "h2", "h3", "h4", "h5", "h6", "dd", "dt"))
+# Clauses end with these too (a comma ends lines in CJK lists and verse).
+_CLAUSE_END = re.compile(r"[.!?。！？…\"”’»)\]:;۔।,，、]\s*$")
+_BYLINE = re.compile(
+    r"^(?:by|posted|published|updated|written|last updated|von|por|par|di|oleh|от)\b", re.I
+)
+_TIME_OR_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}[:.]\d\d\b")
+
+
+def _is_metadata(text: str) -> bool:
+    """A byline or a date line: furniture at either end of the body."""
+    if len(text) > 80:
+        return False
+    return bool(_BYLINE.match(text)) or (
+        len(text.split()) <= 8 and bool(_TIME_OR_YEAR.search(text))
+    )
+
+
+def _run_key(block: _Block) -> int:
+    """Blocks with the same key are lines of one element or items of one list."""
+    owner = block.owner
+    if owner.tag in ("li", "dd", "dt") and owner.parent is not None:
+        return id(owner.parent)
+    return id(owner)
+
+
+def _tail_like(block: _Block, key: int, runs: dict[int, int]) -> bool:
+    return (
+        runs[key] >= _RUN
+        or len(block.text) >= 50
+        or bool(_CLAUSE_END.search(block.text))
+    )
 
 
 def _resolve_hints(blocks: list[_Block], frames: list[_Frame]) -> None:
