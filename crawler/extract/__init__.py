@@ -11,6 +11,7 @@ Metadata comes from JSON-LD and meta tags whichever extractor wins the body.
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,6 +159,10 @@ def _json_ld_body(ld_article: dict[str, Any] | None) -> str:
         return ""
     if "<" in body and ">" in body:
         body = LexborHTMLParser(limit_nesting(body)).text(separator="\n")
+    elif "&" in body:
+        # A JSON string holds text, not HTML: its entities were escaped by mistake, and
+        # pages that escape twice leave `&amp;quot;` that one unescape would not undo.
+        body = html_lib.unescape(body)
     text = clean_text(body)
     if not is_plausible_body(text, _MIN_JSON_LD_CHARS):
         return ""

@@ -66,14 +66,20 @@ _WEAK_NEG = re.compile(
 _POSITIVE = re.compile(
     r"article|body|content|entry|main|post|story|text|prose|rich-?text|column|blog"
 )
+# A price, a bare link or a shop verb: what a product line has and a related-story link has not.
+_PRODUCT_LINE = re.compile(
+    r"[$€£¥₹]\s?\d|\d\s?(?:€|euro|usd|eur)\b|^https?://\S+$|\b(?:buy|shop|order|get it)\b", re.I
+)
+_FOOTER = re.compile(r"(?:^|[\s_-])(?:site-?|page-?|global-?)?footer(?:$|[\s_-])")
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
 # Short lines that are furniture however they are marked up.
 _JUNK_LINE = re.compile(
-    r"^(?:advertisement|advertising|sponsored|ad|read more|read next|more|continue reading|"
+    r"^(?:advertisement|advertising|advert|sponsored|ad|read more|read next|more|continue reading|"
     r"share|share this|share this article|share on \w+|tweet|email|print|comments?|"
     r"related|related articles|related stories|see also|also read|recommended|"
     r"subscribe|sign up|follow us.*|photo|image|video|click here|loading.*|"
-    r"skip to .*|back to top|top|next|previous|close)[\s:.…>»|-]*$",
+    r"skip to .*|back to top|top|next|previous|close|"
+    r"this (?:slideshow|video|content|page) requires javascript)[\s:.…>»|-]*$",
     re.I,
 )
 _SENTENCE_END = re.compile(r"[.!?。！？…\"”’»)\]:;۔।]\s*$")
@@ -111,16 +117,26 @@ class _Block:
     chars: int = 0
     heading: str = ""
     text: str = ""
+    linky: bool = False
+    """Mostly link text, kept only between real paragraphs."""
 
 
 def _hint_level(tag: str, attrs: dict[str, str | None]) -> int:
-    """How surely an element's tag, role, hiding or class/id words mark it as furniture."""
+    """How surely an element's tag, role, hiding or class/id words mark it as furniture.
+
+    A footer is furniture whatever its share of a short page's prose: on a three-sentence
+    brief the footer's contact block can hold more text than the story.
+    """
+    if tag == "footer":
+        return 2
     if not attrs:
         return 1 if tag in _BOILER_TAGS else 0
     cls = attrs.get("class")
     ident = attrs.get("id")
     if cls or ident:
         level = _hint_words(f"{cls} {ident}" if cls and ident else cls or ident or "")
+        if level == 1 and _is_footer(attrs):
+            return 2
         if level:
             return level
     if len(attrs) > 1 or not (cls or ident):
@@ -131,11 +147,21 @@ def _hint_level(tag: str, attrs: dict[str, str | None]) -> int:
             return 2
         role = attrs.get("role")
         if role and role.lower() in _BOILER_ROLES:
-            return 1
+            return 2 if role.lower() == "contentinfo" else 1
     return 1 if tag in _BOILER_TAGS else 0
 
 
 _hint_cache: dict[str, int] = {}
+
+
+def _is_footer(attrs: dict[str, str | None]) -> bool:
+    """A page footer by its class/id words or ARIA role (`contentinfo`)."""
+    if not attrs:
+        return False
+    if (attrs.get("role") or "").lower() == "contentinfo":
+        return True
+    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    return bool(_FOOTER.search(names)) and not _guarded_positive(names)
 
 
 def _hint_words(names: str) -> int:
@@ -203,11 +229,12 @@ def _walk(root: LexborNode, use_hints: bool) -> tuple[list[_Block], list[_Frame]
             current = None
             if tag in _VOID_BLOCKS:
                 continue
-            hint = (
-                _hint_level(tag, node.attributes)
-                if use_hints and tag not in _UNHINTED and owner.hint < 2
-                else 0
-            )
+            if tag in _UNHINTED or owner.hint == 2:
+                hint = 0
+            elif use_hints:
+                hint = _hint_level(tag, node.attributes)
+            else:  # even a page whose class words mislead has its footer last
+                hint = 2 if tag == "footer" or _is_footer(node.attributes) else 0
             owner = _Frame(owner, tag, hint, tag if tag in _HEADINGS else owner.heading)
             frames.append(owner)
         elif tag == "a":
@@ -297,6 +324,8 @@ def _is_inside(frame: _Frame | None, container: _Frame) -> bool:
 
 def _is_substantial(block: _Block) -> bool:
     """Prose-like enough that furniture cannot be mistaken for it."""
+    if block.linky:
+        return False
     n = len(block.text)
     return n >= 120 or (n >= 40 and bool(_SENTENCE_END.search(block.text)) and not block.heading)
 
@@ -305,7 +334,10 @@ def _keep(block: _Block, title_key: str) -> bool:
     if block.owner.boiler or not block.text:
         return False
     if block.chars and block.link_chars / block.chars > 0.5:
-        return False
+        # a product line ("Get it on Amazon for $39") between paragraphs is the article's;
+        # `_trim` drops such lines at either end, where link lists are furniture
+        block.linky = block.owner.tag == "p" and bool(_PRODUCT_LINE.search(block.text))
+        return block.linky
     if block.heading == "h1":
         return False
     if title_key and _key(block.text) == title_key:
@@ -336,7 +368,7 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
     start = first
     while start > 0:
         b = blocks[start - 1]
-        if _is_metadata(b.text):
+        if b.linky or _is_metadata(b.text):
             break
         in_run = keys[start - 1] == keys[start] or runs[keys[start - 1]] >= _RUN
         if not (in_run or b.owner.tag in _LEAD_TAGS):
@@ -345,7 +377,7 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
     end = last + 1
     while end < len(blocks):
         b = blocks[end]
-        if _is_metadata(b.text):
+        if b.linky or _is_metadata(b.text):
             break
         if b.heading:
             nxt = blocks[end + 1] if end + 1 < len(blocks) else None

@@ -1,0 +1,85 @@
+"""Generic extraction on the failure classes of unseen pages: cut ends, the wrong block, leaks."""
+
+from __future__ import annotations
+
+from crawler.extract import SiteProfiles, extract
+
+NONE = SiteProfiles()
+URL = "https://example.org/2026/03/story"
+P1 = "The festival opened on Friday with a parade through the old town, watched by thousands of visitors."
+P2 = "Organisers said the programme this year was the largest since the event began two decades ago."
+P3 = "Tickets for the closing concert sold out within an hour, and a second night has been added."
+
+
+def _page(body: str, after: str = "") -> str:
+    return (
+        "<html><head><title>Festival opens</title></head><body><nav><a href='/'>Home</a>"
+        f"<a href='/n'>News</a></nav><article><h1>Festival opens</h1>{body}</article>{after}</body></html>"
+    )
+
+
+def _text(html: str) -> list[str]:
+    article = extract(html, URL, profiles=NONE)
+    assert article.method == "generic"
+    return article.text.split("\n")
+
+
+def test_a_heading_and_list_after_the_last_paragraph_are_kept() -> None:
+    lines = _text(_page(
+        f"<p class='byline'>By A Writer</p><p>{P1}</p><p>{P2}</p><p>{P3}</p><h3>Tour dates</h3>"
+        "<p>Leeds, 4 April<br>York, 6 April<br>Hull, 9 April<br>Derby, 12 April</p>"
+    ))
+    assert lines[-5:] == ["Tour dates", "Leeds, 4 April", "York, 6 April", "Hull, 9 April", "Derby, 12 April"]
+
+
+def test_short_opening_lines_are_kept_but_bylines_and_dates_are_not() -> None:
+    lines = _text(_page(
+        "<div>By Jane Roe</div><div>March 9, 2026 10:45</div>"
+        "<p><strong>What is new in version 2.6?</strong></p>"
+        "<ul><li>New levels</li><li>Faster loading</li><li>Bugs fixed</li></ul>"
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p>"
+    ))
+    assert lines[:4] == ["What is new in version 2.6?", "New levels", "Faster loading", "Bugs fixed"]
+    assert "By Jane Roe" not in lines and not any("2026" in line for line in lines)
+
+
+def test_comma_ended_clauses_at_the_end_are_kept() -> None:
+    lines = _text(_page(f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><p>第一，准备材料，</p>"))
+    assert lines[-1] == "第一，准备材料，"
+
+
+def test_the_footer_never_wins_on_a_short_brief() -> None:
+    footer = (
+        "<footer><div class='contact'><p>Contact the newsroom: write to us at the address below, "
+        "call our desk during office hours, or use the form on our website to send a tip.</p>"
+        "<p>Our offices are open from Monday to Friday, and our reporters answer every message "
+        "that readers send, usually within two working days of receiving it.</p>"
+        "<p>Advertising enquiries go to the sales team, who can be reached by telephone or by "
+        "email at any time during the working week, and on Saturday mornings.</p></div></footer>"
+    )
+    brief = "<div class='brief'><p>The bridge reopened on Monday.</p><p>Repairs took six weeks.</p>" \
+            "<p>Traffic is expected to return to normal by Friday.</p></div>"
+    text = "\n".join(_text(_page(brief, footer)))
+    assert "The bridge reopened on Monday." in text
+    assert "newsroom" not in text and "sales team" not in text
+
+
+def test_advert_labels_are_dropped_and_product_lines_kept() -> None:
+    lines = _text(_page(
+        f"<p>{P1}</p><p>Advert</p><p>{P2}</p>"
+        "<p><a href='https://shop.example/x'>Get the festival guide on Amazon for $9.99</a></p>"
+        f"<p>{P3}</p><p><a href='/other'>Another story entirely, about something else</a></p>"
+    ))
+    assert lines == [P1, P2, "Get the festival guide on Amazon for $9.99", P3]
+
+
+def test_json_ld_body_escaped_twice_is_unescaped() -> None:
+    body = "The mayor said &amp;quot;we are ready&amp;quot; and opened the gates. " * 6
+    html = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", '
+        f'"articleBody": "{body}"}}</script></head><body><p>Teaser.</p></body></html>'
+    )
+    article = extract(html, URL, profiles=NONE)
+    assert article.method == "json-ld"
+    assert article.text.startswith('The mayor said "we are ready" and opened the gates.')
+    assert "&quot;" not in article.text
