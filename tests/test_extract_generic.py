@@ -83,3 +83,20 @@ def test_json_ld_body_escaped_twice_is_unescaped() -> None:
     assert article.method == "json-ld"
     assert article.text.startswith('The mayor said "we are ready" and opened the gates.')
     assert "&quot;" not in article.text
+
+
+def test_promos_and_the_company_boilerplate_of_a_press_release_are_dropped() -> None:
+    lines = _text(_page(
+        f"<p>{P1}</p><p>Subscribe to our newsletter and never miss a festival story.</p>"
+        f"<p>{P2}</p><p>{P3}</p><p>{P1.replace('Friday', 'Saturday')}</p>"
+        "<p>Follow us on Twitter and Facebook.</p><h3>About Festco</h3>"
+        "<p>Festco is a leading provider of event services, with offices in twelve countries "
+        "and more than two thousand employees.</p>"
+    ))
+    assert lines == [P1, P2, P3, P1.replace("Friday", "Saturday")]
+
+
+def test_a_story_that_mentions_a_company_early_keeps_it() -> None:
+    first = "Festco is a leading provider of event services, and it ran the festival this year."
+    lines = _text(_page(f"<p>{first}</p><p>{P1}</p><p>{P2}</p><p>{P3}</p>"))
+    assert lines == [first, P1, P2, P3]

@@ -386,7 +386,7 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
         elif not (keys[end] == keys[end - 1] or _tail_like(b, keys[end], runs)):
             break
         end += 1
-    return blocks[start:end]
+    return _cut_closing_promos(blocks[start:end])
 
 
 # This many lines in one element, or items in one list, make a run that is content.
@@ -424,6 +424,46 @@ def _tail_like(block: _Block, key: int, runs: dict[int, int]) -> bool:
         or len(block.text) >= 50
         or bool(_CLAUSE_END.search(block.text))
     )
+
+
+# The publisher's own messages inside a story: promos for subscriptions, newsletters and
+# social accounts. A short line that opens so is dropped wherever it stands.
+_PROMO_LINE = re.compile(
+    r"^(?:subscribe\b|sign up\b|get the latest\b|follow (?:us|him|her|me|them)\b|have a tip\b)",
+    re.I,
+)
+_PROMO_MAX = 200
+# Where a story ends and furniture begins: "more stories" lists, citation and copyright
+# notes, and the "about the company" boilerplate under press releases. Everything from
+# such a line on is dropped, but only near the end (the last quarter of the text or the
+# last three blocks), where it cannot cut the story.
+_CLOSING_LINE = re.compile(
+    r"^(?:more (?:great )?[\w ]{0,20}stories|explore further|this document is subject to copyright|"
+    r"citation:)",
+    re.I,
+)
+_ABOUT_COMPANY = re.compile(
+    r"^(?:About (?:the )?[\w.&'’ -]{1,40}$|[A-Z][\w&.-]*(?: [A-Z][\w&.-]*){0,3},? (?:is|are) "
+    r"(?:a|an|the) (?:[\w-]+ ){0,4}(?:provider|company|leader|developer|manufacturer|supplier|"
+    r"firm|organi[sz]ation|group)\b)"
+)
+_CLOSING_SHARE = 0.25
+
+
+def _cut_closing_promos(blocks: list[_Block]) -> list[_Block]:
+    blocks = [
+        b for b in blocks if b.linky or len(b.text) > _PROMO_MAX or not _PROMO_LINE.match(b.text)
+    ]
+    total = sum(len(b.text) for b in blocks)
+    left = total
+    for i, b in enumerate(blocks):
+        near_end = left <= _CLOSING_SHARE * total or i >= len(blocks) - 3
+        if i and near_end and (
+            _CLOSING_LINE.match(b.text) or _ABOUT_COMPANY.match(b.text)
+        ):
+            return blocks[:i]
+        left -= len(b.text)
+    return blocks
 
 
 def _resolve_hints(blocks: list[_Block], frames: list[_Frame]) -> None:

@@ -33,21 +33,30 @@ _MARKUP = re.compile(
 )
 _GROUPS = 4
 _VOID = frozenset(
-    "area base basefont bgsound br col embed frame hr image img input keygen link meta "
-    "param source track wbr".split()
+    (
+        "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image",
+        "img", "input", "keygen", "link", "meta", "param", "source", "track", "wbr",
+    )
 )
 # Elements whose end tag is optional, or that close an open one of their kind: the
 # parser closes them itself, so they do not add up to depth.
 _SELF_CLOSING_KIN = frozenset(
-    "a body button caption colgroup dd dt form head html li nobr optgroup option p rb rp rt "
-    "rtc tbody td tfoot th thead tr".split()
+    (
+        "a", "body", "button", "caption", "colgroup", "dd", "dt", "form", "head", "html", "li",
+        "nobr", "optgroup", "option", "p", "rb", "rp", "rt", "rtc", "tbody", "td", "tfoot",
+        "th", "thead", "tr",
+    )
 )
-# Their content is text to the parser, not tags.
+# Neither kind adds depth.
 _NO_DEPTH = _VOID | _SELF_CLOSING_KIN
 # Misnested formatting elements are reopened by the parser after their end tag closes
 # them ("active formatting elements"), so such an end tag closes only its own element here.
-_FORMATTING = frozenset("a b big code em font i nobr s small strike strong tt u".split())
-_RAW_TEXT = frozenset("iframe noembed noframes plaintext script style textarea title xmp".split())
+_FORMATTING = frozenset(
+    (
+        "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong",
+        "tt", "u",
+    )
+)
 _FOREIGN = frozenset(("svg", "math"))
 
 
