@@ -1,8 +1,8 @@
 """Hostile page shapes: extraction time stays proportional to page size, whatever the nesting.
 
 Times are compared with a flat page of the same size, extracted in the same test, so a slow
-or busy machine does not make the tests fail; a generous absolute bound catches the
-quadratic blow-up even where both pages were slow.
+or busy machine does not make the tests fail: before the depth cap, the deep shapes took
+minutes where the flat page takes a second.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ def test_hostile_shape_costs_no_more_than_a_flat_page(shape: str) -> None:
     flat, _ = _seconds(_flat_like(len(html)))
     took, text = _seconds(html)
     assert took < 4 * flat + 0.5, f"{shape}: {took:.2f}s against {flat:.2f}s for a flat page"
-    assert took < 5.0
     if "agreed" in html:
         assert "agreed to keep talking" in text  # the text past the cap is kept
     else:
@@ -74,8 +73,12 @@ def test_hostile_shape_costs_no_more_than_a_flat_page(shape: str) -> None:
 
 def test_a_page_at_the_size_cap_of_nested_divs() -> None:
     levels = 5_000_000 // len("<div></div>")
-    took, text = _seconds("<div>" * levels + PROSE + "</div>" * levels)
-    assert took < 5.0, f"{took:.2f}s"
+    html = "<div>" * levels + PROSE + "</div>" * levels
+    flat, _ = _seconds(_flat_like(len(html)))
+    took, text = _seconds(html)
+    # before the depth cap this page took minutes; on a quiet machine now about a second
+    assert took < 4 * flat + 0.5, f"{took:.2f}s against {flat:.2f}s for a flat page"
+    assert took < 60.0
     assert "third country" in text
 
 
