@@ -100,3 +100,13 @@ def test_a_story_that_mentions_a_company_early_keeps_it() -> None:
     first = "Festco is a leading provider of event services, and it ran the festival this year."
     lines = _text(_page(f"<p>{first}</p><p>{P1}</p><p>{P2}</p><p>{P3}</p>"))
     assert lines == [first, P1, P2, P3]
+
+
+def test_an_embedded_post_quoted_in_the_story_is_kept() -> None:
+    tweet = "The parade is the best it has been in years, said one visitor"
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><div class='social-media-embed'><blockquote class='twitter-tweet'>"
+        f"<p>{tweet}</p></blockquote></div><p>{P3}</p>"
+        "<div class='social-share'><a href='#'>Share on Facebook</a></div>"
+    ))
+    assert lines == [P1, P2, tweet, P3]

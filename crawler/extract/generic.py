@@ -50,6 +50,7 @@ _BOILER_ROLES = frozenset(
 # Words in class/id that mark furniture whatever else the attribute says.
 # Reader comments can outweigh the article, so their hint holds whatever their size.
 _COMMENTS = re.compile(r"comment|disqus|respond|replies|discussion")
+_EMBED = re.compile(r"embed|twitter-tweet|instagram-media")
 _STRONG_NEG = re.compile(
     r"share|sharing|social|newsletter|related|trending|popular|most-?read|"
     r"mostread|recommend|outbrain|taboola|byline|caption|credit|breadcrumb|footer|sidebar|"
@@ -172,6 +173,8 @@ def _hint_words(names: str) -> int:
         names = names.lower()
         if _COMMENTS.search(names):
             hit = 2
+        elif _EMBED.search(names):
+            hit = 0  # a post quoted in the story ("social-media-embed") is the story's
         elif _STRONG_NEG.search(names):
             hit = 0 if _guarded_positive(names) else 1
         else:
