@@ -91,15 +91,16 @@ def test_promos_and_the_company_boilerplate_of_a_press_release_are_dropped() -> 
         f"<p>{P2}</p><p>{P3}</p><p>{P1.replace('Friday', 'Saturday')}</p>"
         "<p>Follow us on Twitter and Facebook.</p><h3>About Festco</h3>"
         "<p>Festco is a leading provider of event services, with offices in twelve countries "
-        "and more than two thousand employees.</p>"
+        "and more than two thousand employees.</p><p>For more information, visit festco.example.</p>"
     ))
     assert lines == [P1, P2, P3, P1.replace("Friday", "Saturday")]
 
 
-def test_a_story_that_mentions_a_company_early_keeps_it() -> None:
+def test_a_story_that_describes_a_company_keeps_it() -> None:
     first = "Festco is a leading provider of event services, and it ran the festival this year."
-    lines = _text(_page(f"<p>{first}</p><p>{P1}</p><p>{P2}</p><p>{P3}</p>"))
-    assert lines == [first, P1, P2, P3]
+    last = "Festco is a family company that has run the parade since 1990."
+    lines = _text(_page(f"<p>{first}</p><p>{P1}</p><p>{P2}</p><p>{P3}</p><p>{last}</p>"))
+    assert lines == [first, P1, P2, P3, last]
 
 
 def test_an_embedded_post_quoted_in_the_story_is_kept() -> None:

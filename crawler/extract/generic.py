@@ -398,19 +398,20 @@ _RUN = 3
 _LEAD_TAGS = frozenset(("p", "li", "pre", "blockquote", "h2", "h3", "h4", "h5", "h6", "dd", "dt"))
 # Clauses end with these too (a comma ends lines in CJK lists and verse).
 _CLAUSE_END = re.compile(r"[.!?。！？…\"”’»)\]:;۔।,，、]\s*$")
-_BYLINE = re.compile(
-    r"^(?:by|posted|published|updated|written|last updated|von|por|par|di|oleh|от)\b", re.I
-)
-_TIME_OR_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}[:.]\d\d\b")
+_BYLINE = re.compile(r"^(?:by|posted|published|updated|written|last updated)\b", re.I)
+_DATE_PART = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}:\d\d\b")
 
 
 def _is_metadata(text: str) -> bool:
-    """A byline or a date line: furniture at either end of the body."""
-    if len(text) > 80:
-        return False
-    return bool(_BYLINE.match(text)) or (
-        len(text.split()) <= 8 and bool(_TIME_OR_YEAR.search(text))
-    )
+    """A byline or a date line: furniture at either end of the body.
+
+    Both are short; the words are kept few so that a closing sentence that happens to
+    hold a year or start with "By" is not taken for one.
+    """
+    words = len(text.split())
+    if _BYLINE.match(text):
+        return words <= 10
+    return words <= 6 and bool(_DATE_PART.search(text))
 
 
 def _run_key(block: _Block) -> int:
@@ -445,10 +446,17 @@ _CLOSING_LINE = re.compile(
     r"citation:)",
     re.I,
 )
+_ABOUT_HEADING = re.compile(r"^About (?:the )?[\w.&'’ -]{1,40}$")
+# "<Name> is a leading provider of ..." is boilerplate only with the facts a press
+# release closes with; a news story's last line may well describe a company too.
 _ABOUT_COMPANY = re.compile(
-    r"^(?:About (?:the )?[\w.&'’ -]{1,40}$|[A-Z][\w&.-]*(?: [A-Z][\w&.-]*){0,3},? (?:is|are) "
-    r"(?:a|an|the) (?:[\w-]+ ){0,4}(?:provider|company|leader|developer|manufacturer|supplier|"
-    r"firm|organi[sz]ation|group)\b)"
+    r"^[A-Z][\w&.-]*(?: [A-Z][\w&.-]*){0,3},? (?:is|are) (?:a|an|the) (?:[\w'’-]+ ){0,4}"
+    r"(?:provider|company|leader|developer|manufacturer|supplier|firm|organi[sz]ation|group)\b"
+)
+_COMPANY_FACTS = re.compile(
+    r"headquartered|\bemploys\b|employees|listed on|stock exchange|for more information|"
+    r"investor relations|\bnasdaq\b|\bnyse\b",
+    re.I,
 )
 _CLOSING_SHARE = 0.25
 
@@ -462,7 +470,12 @@ def _cut_closing_promos(blocks: list[_Block]) -> list[_Block]:
     for i, b in enumerate(blocks):
         near_end = left <= _CLOSING_SHARE * total or i >= len(blocks) - 3
         if i and near_end and (
-            _CLOSING_LINE.match(b.text) or _ABOUT_COMPANY.match(b.text)
+            _CLOSING_LINE.match(b.text)
+            or _ABOUT_HEADING.match(b.text)
+            or (
+                _ABOUT_COMPANY.match(b.text)
+                and any(_COMPANY_FACTS.search(later.text) for later in blocks[i:])
+            )
         ):
             return blocks[:i]
         left -= len(b.text)
