@@ -86,14 +86,15 @@ def test_json_ld_body_escaped_twice_is_unescaped() -> None:
 
 
 def test_promos_and_the_company_boilerplate_of_a_press_release_are_dropped() -> None:
+    more = [P1.replace("Friday", day) for day in ("Saturday", "Sunday", "Monday")]
     lines = _text(_page(
         f"<p>{P1}</p><p>Subscribe to our newsletter and never miss a festival story.</p>"
-        f"<p>{P2}</p><p>{P3}</p><p>{P1.replace('Friday', 'Saturday')}</p>"
+        f"<p>{P2}</p><p>{P3}</p>" + "".join(f"<p>{m}</p>" for m in more) +
         "<p>Follow us on Twitter and Facebook.</p><h3>About Festco</h3>"
         "<p>Festco is a leading provider of event services, with offices in twelve countries "
         "and more than two thousand employees.</p><p>For more information, visit festco.example.</p>"
     ))
-    assert lines == [P1, P2, P3, P1.replace("Friday", "Saturday")]
+    assert lines == [P1, P2, P3, *more]
 
 
 def test_a_story_that_describes_a_company_keeps_it() -> None:
@@ -111,3 +112,13 @@ def test_an_embedded_post_quoted_in_the_story_is_kept() -> None:
         "<div class='social-share'><a href='#'>Share on Facebook</a></div>"
     ))
     assert lines == [P1, P2, tweet, P3]
+
+
+def test_a_page_whose_wrappers_mention_a_footer_is_not_dropped() -> None:
+    html = (
+        "<html><body class='page has-footer'><div class='layout with-footer'><article>"
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p></article></div>"
+        "<div class='site-footer'><p>Copyright and contact details of the festival office.</p></div>"
+        "</body></html>"
+    )
+    assert _text(html) == [P1, P2, P3]

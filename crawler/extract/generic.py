@@ -37,6 +37,7 @@ _BLOCK_TAGS = frozenset(
     ["address", "article", "aside", "blockquote", "body", "center", "dd", "details", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "html", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "caption", "br", "img"]
 )
 _VOID_BLOCKS = frozenset(("br", "hr", "img"))
+_PAGE_TAGS = frozenset(("html", "body"))
 # Table and list cells: their list or table carries the hint, if any.
 _UNHINTED = frozenset(("li", "tr", "td", "th", "tbody", "thead", "tfoot", "dd", "dt"))
 _INLINE_HINTED = frozenset(("span", "small", "time", "cite"))
@@ -71,7 +72,9 @@ _POSITIVE = re.compile(
 _PRODUCT_LINE = re.compile(
     r"[$€£¥₹]\s?\d|\d\s?(?:€|euro|usd|eur)\b|^https?://\S+$|\b(?:buy|shop|order|get it)\b", re.I
 )
-_FOOTER = re.compile(r"(?:^|[\s_-])(?:site-?|page-?|global-?)?footer(?:$|[\s_-])")
+# A class or id word that names a footer ("footer", "site-footer", "article_footer"), not
+# one that only mentions it ("footer-wrapper", "has-sticky-footer-layout" can wrap a page).
+_FOOTER = re.compile(r"(?:^|\s)(?!(?:has|with|no|show|sticky)[_-])(?:[\w-]*[_-])?footer(?:\s|$)")
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
 # Short lines that are furniture however they are marked up.
 _JUNK_LINE = re.compile(
@@ -130,6 +133,8 @@ def _hint_level(tag: str, attrs: dict[str, str | None]) -> int:
     """
     if tag == "footer":
         return 2
+    if tag in _PAGE_TAGS:
+        return 0  # their classes describe the page ("has-footer"), not a part of it
     if not attrs:
         return 1 if tag in _BOILER_TAGS else 0
     cls = attrs.get("class")
@@ -236,6 +241,8 @@ def _walk(root: LexborNode, use_hints: bool) -> tuple[list[_Block], list[_Frame]
                 hint = 0
             elif use_hints:
                 hint = _hint_level(tag, node.attributes)
+            elif tag in _PAGE_TAGS:
+                hint = 0
             else:  # even a page whose class words mislead has its footer last
                 hint = 2 if tag == "footer" or _is_footer(node.attributes) else 0
             owner = _Frame(owner, tag, hint, tag if tag in _HEADINGS else owner.heading)
@@ -439,14 +446,14 @@ _PROMO_LINE = re.compile(
 _PROMO_MAX = 200
 # Where a story ends and furniture begins: "more stories" lists, citation and copyright
 # notes, and the "about the company" boilerplate under press releases. Everything from
-# such a line on is dropped, but only near the end (the last quarter of the text or the
-# last three blocks), where it cannot cut the story.
+# such a line on is dropped, but only in the last quarter of the text, where it cannot
+# cut the story.
 _CLOSING_LINE = re.compile(
     r"^(?:more (?:great )?[\w ]{0,20}stories|explore further|this document is subject to copyright|"
     r"citation:)",
     re.I,
 )
-_ABOUT_HEADING = re.compile(r"^About (?:the )?[\w.&'’ -]{1,40}$")
+_ABOUT_HEADING = re.compile(r"^About (?:the |our )?[A-Z][\w.&'’ -]{0,40}$")
 # "<Name> is a leading provider of ..." is boilerplate only with the facts a press
 # release closes with; a news story's last line may well describe a company too.
 _ABOUT_COMPANY = re.compile(
@@ -468,8 +475,7 @@ def _cut_closing_promos(blocks: list[_Block]) -> list[_Block]:
     total = sum(len(b.text) for b in blocks)
     left = total
     for i, b in enumerate(blocks):
-        near_end = left <= _CLOSING_SHARE * total or i >= len(blocks) - 3
-        if i and near_end and (
+        if i and left <= _CLOSING_SHARE * total and (
             _CLOSING_LINE.match(b.text)
             or _ABOUT_HEADING.match(b.text)
             or (
