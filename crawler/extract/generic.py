@@ -141,8 +141,6 @@ def _hint_level(tag: str, attrs: dict[str, str | None]) -> int:
     ident = attrs.get("id")
     if cls or ident:
         level = _hint_words(f"{cls} {ident}" if cls and ident else cls or ident or "")
-        if level == 1 and _is_footer(attrs):
-            return 2
         if level:
             return level
     if len(attrs) > 1 or not (cls or ident):
@@ -181,7 +179,7 @@ def _hint_words(names: str) -> int:
         elif _EMBED.search(names):
             hit = 0  # a post quoted in the story ("social-media-embed") is the story's
         elif _STRONG_NEG.search(names):
-            hit = 0 if _guarded_positive(names) else 1
+            hit = 0 if _guarded_positive(names) else 2 if _FOOTER.search(names) else 1
         else:
             hit = int(bool(_WEAK_NEG.search(names)) and not _POSITIVE.search(names))
         if len(_hint_cache) > 50000:

@@ -62,7 +62,9 @@ _FOREIGN = frozenset(("svg", "math"))
 
 def limit_nesting(html: str, max_depth: int = MAX_DEPTH) -> str:
     """`html` with the start and end tags of elements nested deeper than `max_depth` removed."""
-    if html.count("<") - html.count("</") <= max(_SCAN_ABOVE, max_depth):
+    limit = max(_SCAN_ABOVE, max_depth)
+    tags = html.count("<")
+    if tags <= limit or tags - html.count("</") <= limit:
         return html
     parts = _MARKUP.split(html)
     cut = _tags_too_deep(parts, max_depth)
