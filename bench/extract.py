@@ -3,7 +3,8 @@
 Both run over the extraction benchmark's `dev/` split in the same process, on one core,
 timed the way the benchmark README times its baselines: pages decoded to `str` first,
 one untimed warm-up call, each page's time the median of `--passes` passes, pages/s =
-pages / sum of per-page times. Quality is scored with the benchmark's own `score.py`.
+pages / sum of per-page times. The two take turns on every page, so that load from
+other work on the machine falls on both alike. Quality is scored with the benchmark's own `score.py`.
 
     .venv/bin/python bench/extract.py [BENCH_DIR] [--split all|tune|held-out] [--passes 3]
         [--worst N] [--no-trafilatura]
@@ -73,23 +74,29 @@ def _load_pages(bench: Path, split: str) -> tuple[dict[str, Any], dict[str, str]
 
 
 def _run(
-    fn: Callable[[str, str], str], truth: dict[str, Any], pages: dict[str, str], passes: int
-) -> tuple[dict[str, str], list[float]]:
-    """Predictions and per-page times (median of `passes`) for one extractor."""
+    fns: list[Callable[[str, str], str]], truth: dict[str, Any], pages: dict[str, str], passes: int
+) -> list[tuple[dict[str, str], list[float]]]:
+    """Predictions and per-page times (median of `passes`) for each extractor.
+
+    The extractors take turns on each page, so on a machine shared with other work a
+    burst of load slows both alike and the ratio stays fair.
+    """
     first = next(iter(pages))
-    fn(pages[first], truth[first].get("url", ""))  # warm-up, untimed
-    predictions: dict[str, str] = {}
-    times: list[float] = []
+    for fn in fns:
+        fn(pages[first], truth[first].get("url", ""))  # warm-up, untimed
+    results: list[tuple[dict[str, str], list[float]]] = [({}, []) for _ in fns]
     for page_id, html in pages.items():
         url = truth[page_id].get("url", "")
-        samples = []
+        samples: list[list[float]] = [[] for _ in fns]
         for _ in range(passes):
-            start = time.perf_counter()
-            text = fn(html, url)
-            samples.append(time.perf_counter() - start)
-        predictions[page_id] = text or ""
-        times.append(statistics.median(samples))
-    return predictions, times
+            for i, fn in enumerate(fns):
+                start = time.perf_counter()
+                text = fn(html, url)
+                samples[i].append(time.perf_counter() - start)
+                results[i][0][page_id] = text or ""
+        for i in range(len(fns)):
+            results[i][1].append(statistics.median(samples[i]))
+    return results
 
 
 def _ours(profiles: SiteProfiles) -> Callable[[str, str], str]:
@@ -158,12 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(pages)} pages ({args.split}) from {bench / 'dev'}; "
           f"{args.passes} passes per page, one core\n")
 
-    rows = []
-    ours, times = _run(_ours(SiteProfiles()), truth, pages, args.passes)
-    rows.append(_row("newswatch (generic mode)", scorer, truth, ours, times))
+    named = [("newswatch (generic mode)", _ours(SiteProfiles()))]
     if not args.no_trafilatura:
-        pred, times = _run(_trafilatura(), truth, pages, args.passes)
-        rows.append(_row("trafilatura nocomments", scorer, truth, pred, times))
+        named.append(("trafilatura nocomments", _trafilatura()))
+    results = _run([fn for _, fn in named], truth, pages, args.passes)
+    rows = [_row(name, scorer, truth, pred, times) for (name, _), (pred, times) in zip(named, results, strict=True)]
+    ours = results[0][0]
     _print(rows)
     if args.save:
         Path(args.save).write_text(json.dumps(ours, ensure_ascii=False), encoding="utf-8")
