@@ -8,7 +8,9 @@ furniture is short, link-heavy or hinted. Every block votes for all of its block
 ancestors with a signed weight, so the best-scoring element is the one that holds the
 most prose and the least furniture: the article container. Its blocks, minus the
 furniture inside it, are the body; leading furniture (headline, byline, dates) before
-the first real paragraph and trailing furniture after the last one are trimmed.
+the first real paragraph and trailing furniture after the last one are trimmed, but
+lists, `<br>` lines and the headings that lead into them stay, and promos and a press
+release's company boilerplate at the end go. A page footer never wins.
 
 Everything is iterative (no recursion) and bounded, so hostile nesting cannot raise.
 """
@@ -428,6 +430,7 @@ def _run_key(block: _Block) -> int:
 
 
 def _tail_like(block: _Block, key: int, runs: dict[int, int]) -> bool:
+    """Past the last paragraph, still the article: part of a run, long, or a whole clause."""
     return (
         runs[key] >= _RUN
         or len(block.text) >= 50
@@ -467,19 +470,21 @@ _CLOSING_SHARE = 0.25
 
 
 def _cut_closing_promos(blocks: list[_Block]) -> list[_Block]:
+    """The body without promo lines, and without a closing section in its last quarter."""
     blocks = [
         b for b in blocks if b.linky or len(b.text) > _PROMO_MAX or not _PROMO_LINE.match(b.text)
     ]
+    # whether a block at or after each index states a press release's company facts
+    facts_after = [False] * (len(blocks) + 1)
+    for i in range(len(blocks) - 1, -1, -1):
+        facts_after[i] = facts_after[i + 1] or bool(_COMPANY_FACTS.search(blocks[i].text))
     total = sum(len(b.text) for b in blocks)
     left = total
     for i, b in enumerate(blocks):
         if i and left <= _CLOSING_SHARE * total and (
             _CLOSING_LINE.match(b.text)
             or _ABOUT_HEADING.match(b.text)
-            or (
-                _ABOUT_COMPANY.match(b.text)
-                and any(_COMPANY_FACTS.search(later.text) for later in blocks[i:])
-            )
+            or (facts_after[i] and _ABOUT_COMPANY.match(b.text))
         ):
             return blocks[:i]
         left -= len(b.text)
