@@ -474,20 +474,27 @@ def _cut_closing_promos(blocks: list[_Block]) -> list[_Block]:
     blocks = [
         b for b in blocks if b.linky or len(b.text) > _PROMO_MAX or not _PROMO_LINE.match(b.text)
     ]
-    # whether a block at or after each index states a press release's company facts
-    facts_after = [False] * (len(blocks) + 1)
-    for i in range(len(blocks) - 1, -1, -1):
-        facts_after[i] = facts_after[i + 1] or bool(_COMPANY_FACTS.search(blocks[i].text))
     total = sum(len(b.text) for b in blocks)
     left = total
+    start = len(blocks)
     for i, b in enumerate(blocks):
-        if i and left <= _CLOSING_SHARE * total and (
-            _CLOSING_LINE.match(b.text)
-            or _ABOUT_HEADING.match(b.text)
-            or (facts_after[i] and _ABOUT_COMPANY.match(b.text))
-        ):
-            return blocks[:i]
+        if left <= _CLOSING_SHARE * total:
+            start = max(i, 1)
+            break
         left -= len(b.text)
+    tail = blocks[start:]
+    facts_after: list[bool] = []  # computed once, at the first company line: it is slow
+    for i, b in enumerate(tail):
+        if _CLOSING_LINE.match(b.text) or _ABOUT_HEADING.match(b.text):
+            return blocks[: start + i]
+        if _ABOUT_COMPANY.match(b.text):
+            if not facts_after:
+                # whether a block at or after each tail position states a company's facts
+                facts_after = [False] * (len(tail) + 1)
+                for j in range(len(tail) - 1, i - 1, -1):
+                    facts_after[j] = facts_after[j + 1] or bool(_COMPANY_FACTS.search(tail[j].text))
+            if facts_after[i]:
+                return blocks[: start + i]
     return blocks
 
 
