@@ -7,8 +7,11 @@ Reads `<shared>/topic-real/articles.jsonl` (real excerpts) and `<shared>/topic-d
 unless told), precision and recall on the real set (all of it, the tuning part and the
 held-out part: lines whose 0-based index % 3 == 2), on the dev set, recall per phrasing
 class, the same figures with an "Also read" cricket line, a "Related" line about another
-pair's secret talks, or no headline, and the near-miss safety net.  Nothing is asserted:
-`tests/test_topic_real.py` holds the targets.
+pair's secret talks, or no headline, and the near-miss safety net.  The same for the
+blind set `tests/fixtures/rules/blind.jsonl` (written for us by someone who never saw the
+rules; each article names its phrasing class): all of it, the tuning half (even lines)
+and the held-out half (odd lines), and recall or precision per class.  Nothing is
+asserted: `tests/test_topic_real.py` holds the targets.
 
 Phrasing classes are found by what a positive says, with our own patterns, not by hand:
 an article is in every class whose words it uses.
@@ -35,6 +38,7 @@ __all__ = ["CLASSES", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RULES = ROOT / "config" / "rules" / "india-pakistan-backchannel.toml"
+BLIND = ROOT / "tests" / "fixtures" / "rules" / "blind.jsonl"
 
 _BACK_CHANNEL = re.compile(r"back[\s\-\u2010\u2011]?channel|बैक[\s-]?चैनल|بیک چینل", re.I)
 
@@ -89,6 +93,20 @@ def safety_net(ruleset: RuleSet, rows: list[dict[str, Any]]) -> dict[str, int]:
     return {"flagged": flagged, "near_misses": misses, "positives": positives, "held": held}
 
 
+def by_class(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows grouped by `class` and label: a class such as spy-fiction holds both."""
+    labels: dict[str, set[int]] = {}
+    for row in rows:
+        labels.setdefault(str(row.get("class") or "?"), set()).add(int(row["label"]))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        key = str(row.get("class") or "?")
+        if len(labels[key]) > 1:
+            key += " (relevant)" if int(row["label"]) == 1 else " (not)"
+        out.setdefault(key, []).append(row)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("shared", type=Path, help="the shared data folder (../shared)")
@@ -116,8 +134,18 @@ def main(argv: list[str] | None = None) -> None:
     fp = sum(1 for r in neg if ruleset.matching_ids(_doc(r)))
     print(f"  negatives that say back channel: {fp}/{len(neg)} flagged")
 
+    blind = list(read_labelled(BLIND))
+    print(f"\nblind, all ({len(blind)}):           {_fmt(_pr(ruleset, blind))}")
+    print(f"blind, tuning half ({len(blind[0::2])}):    {_fmt(_pr(ruleset, blind[0::2]))}")
+    print(f"blind, held-out half ({len(blind[1::2])}):  {_fmt(_pr(ruleset, blind[1::2]))}")
+    print("\nblind set per class (its `class` field): positives caught, or negatives kept out")
+    for name, rows in sorted(by_class(blind).items()):
+        kind = "caught" if int(rows[0]["label"]) == 1 else "kept out"
+        right = sum(1 for r in rows if bool(ruleset.matching_ids(_doc(r))) == (int(r["label"]) == 1))
+        print(f"  {name:24s} {kind:8s} {right:3d}/{len(rows):<3d} = {right / len(rows):.3f}")
+
     print("\npage furniture (one line appended to every article, variants in turn)")
-    for name, data in (("topic-real", real), ("topic-dev", dev)):
+    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind", blind)):
         for label, lines, headline in (("plain", (), True), ("+ Also read (cricket)", ALSO_READ, True),
                                        ("+ Related (other pair)", RELATED, True), ("no headline", (), False),
                                        ("no headline + Also read", ALSO_READ, False),
