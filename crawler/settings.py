@@ -31,6 +31,7 @@ __all__ = [
     "FeedSettings",
     "HttpSettings",
     "Settings",
+    "config_candidates",
     "data_dir",
     "find_config",
     "format_duration",
@@ -269,17 +270,35 @@ def data_dir() -> Path:
     return path
 
 
+def config_candidates() -> list[Path]:
+    """Where a config is looked for when neither `--config` nor `$NEWSWATCH_CONFIG` names one, in order."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [Path("config/newswatch.toml"), Path(xdg) / "newswatch" / "newswatch.toml",
+            Path("/etc/newswatch/newswatch.toml")]
+
+
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Resolve the config path: `--config`, `$NEWSWATCH_CONFIG`, `./config/newswatch.toml`, `/etc/newswatch/newswatch.toml`."""
+    """Resolve the config path: `--config`, `$NEWSWATCH_CONFIG`, then the first of `config_candidates()`."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("NEWSWATCH_CONFIG")
     if env:
         return Path(env)
-    for candidate in (Path("config/newswatch.toml"), Path("/etc/newswatch/newswatch.toml")):
+    for candidate in config_candidates():
         if candidate.is_file():
             return candidate
-    return Path("config/newswatch.toml")
+    return config_candidates()[0]
+
+
+def _not_found(cfg_path: Path, explicit: str | os.PathLike[str] | None) -> str:
+    """'config file not found', saying where it was looked for, so a user knows where to put one."""
+    if explicit:
+        return f"{cfg_path}: config file not found"
+    if os.environ.get("NEWSWATCH_CONFIG"):
+        return f"{cfg_path}: config file not found (named by $NEWSWATCH_CONFIG)"
+    places = ", ".join(str(p) for p in config_candidates())
+    return (f"{cfg_path}: config file not found; looked in {places}. "
+            "Give --config PATH or set $NEWSWATCH_CONFIG")
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -310,7 +329,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> LoadedConfig:
     try:
         raw = cfg_path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError([f"{cfg_path}: config file not found"]) from None
+        raise ConfigError([_not_found(cfg_path, path)]) from None
     except OSError as exc:
         raise ConfigError([f"{cfg_path}: cannot read: {exc.strerror}"]) from None
     try:

@@ -7,6 +7,7 @@ and `export`, so `run`, `poll` and `check` never import it.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -25,8 +26,27 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"newswatch {version('newswatch')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("newswatch (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False,
+) -> None:
+    """Monitor news feeds and flag the articles that match your topics."""
 daemon.register(app)
 app.add_typer(review_app, name="review")
 tools.register(app)

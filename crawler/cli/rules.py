@@ -289,11 +289,11 @@ def eval_cmd(
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     console = Console()
-    table = Table(title=f"{labelled} — rules {rs.version}")
+    table = Table(title=f"{escape(str(labelled))} — rules {rs.version}")
     for col in ("topic", "precision", "recall", "F1", "TP", "FP", "FN", "TN"):
         table.add_column(col, justify="left" if col == "topic" else "right")
     for t in result["topics"]:
-        table.add_row(t["topic"], f"{t['precision']:.3f}", f"{t['recall']:.3f}", f"{t['f1']:.3f}",
+        table.add_row(escape(t["topic"]), f"{t['precision']:.3f}", f"{t['recall']:.3f}", f"{t['f1']:.3f}",
                       str(t["tp"]), str(t["fp"]), str(t["fn"]), str(t["tn"]))
     console.print(table)
     for t in result["topics"]:
@@ -403,7 +403,7 @@ def backtest_cmd(
     for col in ("topic", "still flagged", "newly flagged", "no longer flagged"):
         table.add_column(col, justify="left" if col == "topic" else "right")
     for t in result["topics"]:
-        table.add_row(t["topic"], str(t["still_flagged"]), f"[green]+{len(t['newly_flagged'])}[/green]",
+        table.add_row(escape(t["topic"]), str(t["still_flagged"]), f"[green]+{len(t['newly_flagged'])}[/green]",
                       f"[red]-{len(t['no_longer_flagged'])}[/red]")
     out.print(table)
     for t in result["topics"]:
