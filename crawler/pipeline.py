@@ -119,7 +119,8 @@ class Pipeline:
             nxt = next_after_success(now, policy, configured=cfg.interval, max_age=result.max_age,
                                      retry_after=result.retry_after)
             return await self._record(feed, report, started, PollOutcome(
-                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt))
+                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt.at,
+                next_poll_reason=nxt.reason))
 
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == feed.body_hash and not cfg.ignore_http_cache:
@@ -127,9 +128,9 @@ class Pipeline:
             report.ok = report.not_modified = True
             nxt = next_after_success(now, policy, configured=cfg.interval, max_age=result.max_age)
             return await self._record(feed, report, started, PollOutcome(
-                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt,
-                etag=result.etag, last_modified=result.last_modified, body_hash=body_hash,
-                keep_validators=False))
+                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt.at,
+                next_poll_reason=nxt.reason, etag=result.etag, last_modified=result.last_modified,
+                body_hash=body_hash, keep_validators=False))
 
         try:
             parsed = await asyncio.to_thread(
@@ -146,7 +147,8 @@ class Pipeline:
                                  max_age=result.max_age,
                                  published=[e.published for e in parsed.entries if e.published])
         return await self._record(feed, report, started, PollOutcome(
-            ok=True, status=result.status, polled_at=now, next_poll_at=nxt, etag=result.etag,
+            ok=True, status=result.status, polled_at=now, next_poll_at=nxt.at, next_poll_reason=nxt.reason,
+            etag=result.etag,
             last_modified=result.last_modified, body_hash=body_hash, keep_validators=False,
             new_articles=report.new_articles, page_errors=report.page_errors))
 
@@ -168,21 +170,24 @@ class Pipeline:
                                  weight=failure_weight(kind, status, permanent=permanent),
                                  retry_after=retry_after)
         return await self._record(feed, report, started, PollOutcome(
-            ok=False, status=status, error=message, polled_at=now, next_poll_at=nxt))
+            ok=False, status=status, error=message, polled_at=now, next_poll_at=nxt.at,
+            next_poll_reason=nxt.reason))
 
     async def _record(self, feed: FeedState, report: FeedReport, started: float,
                       outcome: PollOutcome) -> FeedReport:
         report.duration = outcome.duration = time.monotonic() - started
         await asyncio.to_thread(self.store.record_poll, feed.id, outcome)
+        why = {"why": outcome.next_poll_reason} if outcome.next_poll_reason else {}
         if report.ok:
             event(log, "feed.polled", feed=feed.name, status=report.status,
                   not_modified=report.not_modified, entries=report.entries, new=report.new_articles,
                   flagged=report.flagged, page_errors=report.page_errors,
-                  seconds=round(report.duration, 3), next=outcome.next_poll_at.isoformat(timespec="seconds"))
+                  seconds=round(report.duration, 3), next=outcome.next_poll_at.isoformat(timespec="seconds"),
+                  **why)
         else:
             event(log, "feed.failed", logging.WARNING, feed=feed.name, status=report.status,
                   error=report.error, failures=feed.consecutive_failures + 1,
-                  next=outcome.next_poll_at.isoformat(timespec="seconds"))
+                  next=outcome.next_poll_at.isoformat(timespec="seconds"), **why)
         return report
 
     async def _process_entries(self, cfg: FeedSettings, parsed: ParsedFeed, report: FeedReport) -> None:

@@ -75,6 +75,7 @@ feeds = Table(
     Column("body_hash", String(64)),
     # scheduling, shared by every instance using this database
     Column("next_poll_at", UTCDateTime, nullable=False),
+    Column("next_poll_reason", String(200)),  # why later than the interval: a hint or back-off
     Column("lease_owner", String(200)),
     Column("lease_until", UTCDateTime),
     # health, shown by `status` and the dashboard

@@ -16,6 +16,7 @@ from .common import (
     ConfigOpt,
     JsonOpt,
     LimitOpt,
+    err,
     fail,
     iso,
     load_all,
@@ -26,6 +27,9 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from storage import FeedState
+
+    from ..pipeline import FeedReport
     from ..runtime import Runtime
 
 __all__ = ["check", "poll", "register", "run", "status"]
@@ -66,7 +70,12 @@ def poll(
     as_json: JsonOpt = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
 ) -> None:
-    """Poll the feeds once, store and flag new articles, then exit."""
+    """Poll the feeds once, store and flag new articles, then exit.
+
+    Exits 0 when at least one feed answered (or none was due), 1 when every feed
+    polled failed (no network, a proxy, DNS) or the database cannot be opened, and 2
+    on an invalid config or rules.
+    """
     from ..daemon import poll_once
 
     runtime = load_all(config)
@@ -87,27 +96,35 @@ def poll(
             "flagged": r.flagged, "flagged_ids": r.flagged_ids, "page_errors": r.page_errors,
             "seconds": round(r.duration, 3),
         } for r in reports])
-        return
+        raise typer.Exit(_poll_status(reports))
     table = Table(title="Poll", show_lines=False)
     for col in ("feed", "result", "entries", "new", "flagged", "page errors", "time"):
         table.add_column(col, justify="right" if col in ("entries", "new", "flagged", "page errors", "time") else "left")
     for r in sorted(reports, key=lambda r: r.feed):
         result = ("[green]not modified[/green]" if r.not_modified else f"[green]{r.status}[/green]") if r.ok \
             else f"[red]{escape(r.error or 'failed')}[/red]"
-        table.add_row(r.feed, result, str(r.entries), str(r.new_articles), str(r.flagged),
+        table.add_row(escape(r.feed), result, str(r.entries), str(r.new_articles), str(r.flagged),
                       str(r.page_errors), f"{r.duration:.1f}s")
     out.print(table)
     total_flagged = sum(r.flagged for r in reports)
     failed = sum(1 for r in reports if not r.ok)
     out.print(f"{sum(r.new_articles for r in reports)} new articles, {total_flagged} flagged, "
               f"{failed} feed{'s' if failed != 1 else ''} failed.")
+    if _poll_status(reports):
+        err.print("Every feed failed: check the network, DNS and any proxy (see `newswatch status`).")
+    raise typer.Exit(_poll_status(reports))
+
+
+def _poll_status(reports: list[FeedReport]) -> int:
+    """1 when every feed polled failed, so a script or timer notices a dead network."""
+    return 1 if reports and not any(r.ok for r in reports) else 0
 
 
 def check(config: ConfigOpt = None) -> None:
     """Validate the config, the rules (with their examples) and the site profiles."""
     runtime = load_all(config)
     s = runtime.config.settings
-    out.print(f"[green]ok[/green] {runtime.config.path}: {len(s.feeds)} feeds "
+    out.print(f"[green]ok[/green] {escape(str(runtime.config.path))}: {len(s.feeds)} feeds "
               f"({sum(1 for f in s.feeds if f.enabled)} enabled), {len(runtime.rules.topics)} topics "
               f"(rules version {runtime.rules.version[:12]}), {len(runtime.profiles)} site profiles")
 
@@ -127,7 +144,7 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt =
             "polls": f.polls_total, "not_modified": f.not_modified_total, "errors": f.errors_total,
             "consecutive_failures": f.consecutive_failures, "failing_since": iso(f.failing_since),
             "page_errors": f.page_errors_total, "last_error": f.last_error,
-            "next_poll": iso(f.next_poll_at),
+            "next_poll": iso(f.next_poll_at), "next_poll_reason": f.next_poll_reason,
         } for f in feeds], "review": counts})
         return
     now = datetime.now(UTC)
@@ -141,11 +158,17 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt =
             errors += f", {f.page_errors_total} page"
         table.add_row(f"[{health}]{escape(f.name)}[/{health}]", relative_time(f.last_poll_at, now),
                       str(f.last_status or "—"), str(f.last_new_articles), str(f.articles_total),
-                      errors, relative_time(f.next_poll_at, now), escape((f.last_error or "")[:80]))
+                      errors, _next_poll(f, now), escape((f.last_error or "")[:80]))
     out.print(table)
     out.print(f"Review queue: {counts['unreviewed']} unreviewed, {counts['relevant']} relevant, "
               f"{counts['irrelevant']} irrelevant.")
 
+
+
+def _next_poll(feed: FeedState, now: datetime) -> str:
+    """When, and why later than usual when a hint or back-off stretched the interval."""
+    when = relative_time(feed.next_poll_at, now)
+    return f"{when} [dim]({escape(feed.next_poll_reason)})[/dim]" if feed.next_poll_reason else when
 
 
 def register(app: typer.Typer) -> None:
