@@ -247,7 +247,8 @@ class LoadedConfig:
         """The rules files the globs name, sorted, deduplicated."""
         found: dict[Path, None] = {}
         for pattern in self.settings.rules.files:
-            full = pattern if os.path.isabs(pattern) else str(self.base_dir / pattern)
+            # the folder is a literal path: `[prod]` in it is not a glob character class
+            full = pattern if os.path.isabs(pattern) else os.path.join(glob.escape(str(self.base_dir)), pattern)
             for p in sorted(glob.glob(full, recursive=True)):
                 found[Path(p)] = None
         return list(found)
