@@ -213,6 +213,7 @@ class Pipeline:
         article: Article | None = None
         fetch_error: str | None = None
         http_status: int | None = None
+        profile_failed: str | None = None
         final_url = entry.url
         if entry.opaque or not cfg.fetch_articles:
             fetch_error = "link is a redirect token" if entry.opaque else "article fetching is off for this feed"
@@ -220,6 +221,7 @@ class Pipeline:
             try:
                 page = await scrape(self.fetcher, entry.link, runtime.profiles)
                 http_status, article, fetch_error = page.status, page.article, page.error
+                profile_failed = page.profile_failed
                 if article is not None:
                     final_url = page.url
                 if article is not None and fetch_error is None and page_is_thinner(article.text, feed_text(entry)):
@@ -257,6 +259,7 @@ class Pipeline:
             description=article.description if article else None,
             fetch_error=None if use_page else fetch_error,
             http_status=http_status,
+            profile_failed=profile_failed,
         )
         found = runtime.rules.match(document_of(new))
         article_id = await asyncio.to_thread(self.store.add_article, new, found)

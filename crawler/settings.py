@@ -191,6 +191,8 @@ class RulesSettings(_Section):
 class ExtractSettings(_Section):
     sites: str = "sites.toml"
     """Site profiles, relative to the config file."""
+    profile_max_age: Duration = 180 * 86400.0
+    """`check` warns about a site profile whose `verified` date is older than this."""
 
 
 class NotifySettings(_Section):

@@ -147,6 +147,8 @@ class NewArticle:
     description: str | None = None
     fetch_error: str | None = None
     http_status: int | None = None
+    profile_failed: str | None = None
+    """The site profile that matched the page but found no body (another method was used)."""
 
 
 @dataclass(slots=True)

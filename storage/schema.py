@@ -117,6 +117,7 @@ articles = Table(
     Column("text_from", String(8), nullable=False),
     Column("fetch_error", Text),
     Column("http_status", Integer),
+    Column("profile_failed", String(100)),  # a site profile that found no body: its markup changed?
     Column("content_hash", String(64), nullable=False),
     Index("ix_articles_fetched_at", "fetched_at"),
     Index("ix_articles_published", "published"),

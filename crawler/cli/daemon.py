@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..display import relative_time
 from ..logs import setup_logging
+from ..settings import format_duration
 from .common import (
     ConfigOpt,
     JsonOpt,
@@ -127,6 +128,23 @@ def check(config: ConfigOpt = None) -> None:
     out.print(f"[green]ok[/green] {escape(str(runtime.config.path))}: {len(s.feeds)} feeds "
               f"({sum(1 for f in s.feeds if f.enabled)} enabled), {len(runtime.rules.topics)} topics "
               f"(rules version {runtime.rules.version[:12]}), {len(runtime.profiles)} site profiles")
+    _warn_stale_profiles(runtime)
+
+
+def _warn_stale_profiles(runtime: Runtime) -> None:
+    """A warning (not an error) per site profile nobody has checked against its site for too long."""
+    from datetime import date, timedelta
+
+    from ..extract import stale_profiles
+
+    max_age = runtime.config.settings.extract.profile_max_age
+    sites = escape(str(runtime.config.sites_file()))
+    for p in stale_profiles(runtime.profiles, date.today(), timedelta(seconds=max_age)):
+        when = (f"last verified {p.verified}, due again {p.due}" if p.verified
+                else "never verified (no `verified` date)")
+        err.print(f"[yellow]warning:[/yellow] {sites}: profile {escape(p.name)}: {when}; check its selectors "
+                  f"against the site and update `verified` (extract.profile_max_age = "
+                  f"{format_duration(max_age)})", highlight=False)
 
 
 def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt = None) -> None:
@@ -135,6 +153,7 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt =
     with open_store(loaded) as store:
         feeds = store.feed_states()
         counts = store.review_counts()
+        fallbacks = store.profile_fallbacks()
     feeds = feeds[:limit] if limit else feeds
     if as_json:
         print_json({"feeds": [{
@@ -145,7 +164,7 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt =
             "consecutive_failures": f.consecutive_failures, "failing_since": iso(f.failing_since),
             "page_errors": f.page_errors_total, "last_error": f.last_error,
             "next_poll": iso(f.next_poll_at), "next_poll_reason": f.next_poll_reason,
-        } for f in feeds], "review": counts})
+        } for f in feeds], "review": counts, "profile_fallbacks": fallbacks})
         return
     now = datetime.now(UTC)
     table = Table(title=f"Feeds ({loaded.storage_url().split('://')[0]})")
@@ -162,6 +181,10 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt =
     out.print(table)
     out.print(f"Review queue: {counts['unreviewed']} unreviewed, {counts['relevant']} relevant, "
               f"{counts['irrelevant']} irrelevant.")
+    if fallbacks:
+        out.print("Site profiles that found no body, so another method was used: "
+                  + ", ".join(f"{escape(name)} {n}×" for name, n in fallbacks.items())
+                  + " (their site may have changed its markup: `newswatch extract URL` shows it).")
 
 
 

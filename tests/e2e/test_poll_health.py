@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.e2e.helpers import newswatch, rss, write_config
+from crawler.extract import load_site_profiles
+from crawler.scrape import read_page
+from storage import NewArticle, Store
+from tests.e2e.helpers import newswatch, page, rss, write_config
 from tests.support.server import LoopbackServer
 
 
@@ -44,3 +49,34 @@ def test_status_shows_why_the_next_poll_is_later(tmp_path: Path, server: Loopbac
     assert why == {"slow": "RSS <ttl> 2h", "plain": None, "down": "back-off after 3 failures in a row"}
     table = newswatch(tmp_path, "status", "--config", str(cfg)).stdout
     assert "(RSS <ttl> 2h)" in table and "(back-off after 3 failures in a row)" in table
+
+
+
+def test_check_warns_of_stale_profiles_and_status_counts_their_fallbacks(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, [])
+    sites = tmp_path / "config" / "sites.toml"
+    sites.write_text('[sites.dawn]\ndomains = ["dawn.com"]\nbody = [".story__gone"]\nverified = 2026-01-15\n\n'
+                     '[sites.fresh]\ndomains = ["fresh.example"]\nbody = [".x"]\nverified = 2099-01-01\n',
+                     encoding="utf-8")
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(re.sub(r'(?m)^sites = .*$', 'sites = "sites.toml"\nprofile_max_age = "90d"', text),
+                   encoding="utf-8")
+    res = newswatch(tmp_path, "check", "--config", str(cfg))
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.splitlines() == [
+        f"warning: {sites}: profile dawn: last verified 2026-01-15, due again 2026-04-15; check its selectors "
+        "against the site and update `verified` (extract.profile_max_age = 90d)"]
+    # a page of the profile's site whose body selector finds nothing: read by another method, and counted
+    scraped = read_page(page("Markets close higher", "KARACHI: Stocks rose on Friday.\nTrading was brisk.").encode(),
+                        "https://www.dawn.com/news/1", "text/html", load_site_profiles(sites))
+    assert scraped.profile_failed == "dawn" and scraped.article is not None and "Stocks rose" in scraped.article.text
+    store = Store.open(f"sqlite:///{tmp_path / 'newswatch.db'}")
+    for i in range(2):
+        store.add_article(NewArticle(url=f"https://www.dawn.com/news/{i}", link=f"https://www.dawn.com/news/{i}",
+                                     title="t", text="x", method=scraped.article.method, text_from="page",
+                                     fetched_at=datetime.now(UTC), profile_failed=scraped.profile_failed))
+    store.close()
+    status = json.loads(newswatch(tmp_path, "status", "--config", str(cfg), "--json").stdout)
+    assert status["profile_fallbacks"] == {"dawn": 2}
+    table = " ".join(newswatch(tmp_path, "status", "--config", str(cfg)).stdout.split())
+    assert "Site profiles that found no body, so another method was used: dawn 2×" in table
