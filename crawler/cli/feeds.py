@@ -26,6 +26,7 @@ from .common import ConfigOpt, JsonOpt, LimitOpt, err, fail, load_all, load_conf
 
 if TYPE_CHECKING:
     from ..configfile import ConfigFile
+    from ..feeds import ParsedFeed
     from ..runtime import Runtime
 
 __all__ = ["feeds_app"]
@@ -251,7 +252,9 @@ class _Tried:
     topics: list[tuple[str, list[str]]]
 
 
-async def _try_feed(runtime: Runtime, url: str, fetch_pages: bool, limit: int | None) -> tuple[Any, list[_Tried]]:
+async def _try_feed(runtime: Runtime, url: str, fetch_pages: bool,
+                    limit: int | None) -> tuple[ParsedFeed, list[_Tried]]:
+    """Fetch and parse the feed, then read and match each entry as a poll would; store nothing."""
     from ..feeds import parse_feed
     from ..fetch import Fetcher, FetchError
     from ..models import Document

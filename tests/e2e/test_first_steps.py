@@ -96,8 +96,9 @@ def test_version_and_completion(tmp_path: Path) -> None:
     res = newswatch(tmp_path, "--version")
     assert res.returncode == 0 and re.fullmatch(r"newswatch \d+\.\d+\.\d+\S*\n", res.stdout)
     script = Path(sys.executable).parent / "newswatch"  # completion is keyed to the installed command's name
-    res = subprocess.run([str(script), "--show-completion", "bash"], capture_output=True, text=True, timeout=30,
-                         env=env(tmp_path), cwd=tmp_path)
+    # Typer finds the shell from the parent process, so ask from inside bash as a user would
+    res = subprocess.run(["bash", "-c", f"{shlex.quote(str(script))} --show-completion; true"], capture_output=True,
+                         text=True, timeout=30, env=env(tmp_path), cwd=tmp_path)
     assert res.returncode == 0 and "complete -o default -F _newswatch_completion newswatch" in res.stdout
     e = env(tmp_path) | {"_NEWSWATCH_COMPLETE": "complete_bash", "COMP_WORDS": "newswatch feeds im",
                          "COMP_CWORD": "2"}
