@@ -1,106 +1,48 @@
-"""End-to-end poll throughput: newswatch's pipeline against a naive reference pipeline.
+"""End-to-end poll: `newswatch poll --once` against the pipelines people write by hand.
 
-A loopback news site (F feeds × N article pages of about 6 KB, with sidebars)
-is polled once by each pipeline into a fresh SQLite file:
+One loopback news site (`--feeds` feeds × `--articles` pages of about 6 KB with on-topic
+sidebars, `--latency` per response) is polled by each contender, each a whole process of
+its own timed from outside (wall clock, and user + system CPU from `wait4`), into a fresh
+SQLite file, interleaved run by run; medians of `--runs`:
 
-- newswatch: `poll_once` (async fetcher, per-host limits, extraction, rules, Store);
-- naive: what a quick script would do — for each feed, `httpx.get` it, feedparser,
-  then for each entry `httpx.get` the page, selectolax body text, one regex per
-  term, and an `INSERT` per article, all sequential.
+- newswatch: `newswatch poll --once` on the shipped config (`config/newswatch.toml`: its
+  concurrency, rules, site profiles), its feeds replaced by the site's and per-host politeness
+  relaxed for the single loopback host (`per_host_delay = 0s`, `per_host_concurrency` = the
+  reference's thread count);
+- reference: what a Python user writes without newswatch: feedparser, one shared
+  `httpx.Client`, 16 threads, trafilatura, one regex per term, sqlite3;
+- naive (`--naive`): the same done sequentially with selectolax's body text.
 
-Both see the same pages and the same server-side latency (`--latency`, default
-20 ms per response, like a nearby CDN). Printed: articles/s, median of `--runs`
-runs, and the ratio; peak RSS of this process for the newswatch pass.
+Every contender must store every article; the run stops if one does not.
 
-    .venv/bin/python bench/pipeline.py [--feeds 10] [--articles 40] [--latency 0.02] [--runs 3]
+    .venv/bin/python bench/pipeline.py [--feeds 40] [--articles 50] [--latency 0.02] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
+import os
+import random
 import re
-import resource
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import feedparser  # noqa: E402
-import httpx  # noqa: E402
-from selectolax.lexbor import LexborHTMLParser  # noqa: E402
+from bench.loopsite import LoopSite  # noqa: E402
 
-from tests.support.server import LoopbackServer  # noqa: E402
-
-WORDS = [
-    "government",
-    "minister",
-    "talks",
-    "officials",
-    "said",
-    "meeting",
-    "security",
-    "border",
-    "economy",
-    "trade",
-    "province",
-    "court",
-    "election",
-    "army",
-    "spokesman",
-    "statement",
-    "week",
-    "capital",
-    "report",
-]
-
-
-def _page(i: int, j: int) -> str:
-    import random
-
-    rng = random.Random(i * 1000 + j)
-    paras = []
-    for _ in range(8):
-        paras.append(" ".join(rng.choice(WORDS) for _ in range(70)).capitalize() + ".")
-    if j % 7 == 0:
-        paras[3] += (
-            " India and Pakistan kept a quiet backchannel open through their national security advisers."
-        )
-    body = "".join(f"<p>{p}</p>" for p in paras)
-    sidebar = "".join(
-        f"<li><a href='/x/{k}'>India Pakistan backchannel talks {k}</a></li>" for k in range(8)
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Story {i}-{j}</title></head><body>"
-        f"<nav><a href='/'>Home</a></nav><article><h1>Story {i}-{j}</h1><div class='story-body'>{body}"
-        f"</div></article><aside class='trending'><h2>Trending</h2><ul>{sidebar}</ul></aside>"
-        f"<footer>© 2026</footer></body></html>"
-    )
-
-
-def build_site(server: LoopbackServer, feeds: int, articles: int, latency: float) -> list[str]:
-    urls = []
-    for i in range(feeds):
-        items = []
-        for j in range(articles):
-            link = server.url(f"/f{i}/a{j}")
-            server.route(f"/f{i}/a{j}", _page(i, j), delay=latency)
-            items.append(
-                f"<item><title>Story {i}-{j}</title><link>{link}</link><guid>{link}</guid></item>"
-            )
-        xml = (
-            "<?xml version='1.0'?><rss version='2.0'><channel><title>F</title><link>http://x/</link>"
-            f"<description>d</description>{''.join(items)}</channel></rss>"
-        )
-        server.route(f"/f{i}.xml", xml, content_type="application/rss+xml", delay=latency)
-        urls.append(server.url(f"/f{i}.xml"))
-    return urls
-
+WORDS = (
+    "government minister talks officials said meeting security border economy trade province "
+    "court election army spokesman statement week capital report"
+).split()
 
 TERMS = [
     "backchannel",
@@ -114,99 +56,265 @@ TERMS = [
     "islamabad",
     "track ii",
 ]
+QUIET = {"backchannel", "back channel", "secret talks", "quiet talks", "track ii"}
 
 
-def naive(feed_urls: list[str], db: Path) -> tuple[int, int]:
-    conn = sqlite3.connect(db)
-    conn.execute(
-        "create table if not exists a (url text primary key, title text, text text, flagged int)"
+def page(i: int, j: int) -> str:
+    """An article page: eight paragraphs, every seventh on topic, sidebars always on topic."""
+    rng = random.Random(i * 1000 + j)
+    paras = [" ".join(rng.choice(WORDS) for _ in range(70)).capitalize() + "." for _ in range(8)]
+    if j % 7 == 0:
+        paras[3] += (
+            " India and Pakistan kept a quiet backchannel open through their national security"
+            " advisers, officials in Islamabad and New Delhi said."
+        )
+        paras[5] += " The secret talks between the two countries' advisers went on in Abu Dhabi."
+    body = "".join(f"<p>{p}</p>" for p in paras)
+    sidebar = "".join(
+        f"<li><a href='/x/{k}'>India Pakistan backchannel talks {k}</a></li>" for k in range(8)
     )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Story {i}-{j}</title></head><body>"
+        f"<nav><a href='/'>Home</a></nav><article><h1>Story {i}-{j}</h1><div class='story-body'>{body}"
+        f"</div></article><aside class='trending'><h2>Trending</h2><ul>{sidebar}</ul></aside>"
+        f"<footer>© 2026</footer></body></html>"
+    )
+
+
+def build_site(site: LoopSite, feeds: int, articles: int) -> list[str]:
+    """Routes for the whole site; returns the feed paths."""
+    paths = []
+    for i in range(feeds):
+        items = []
+        for j in range(articles):
+            path = f"/f{i}/a{j}"
+            site.route(path, page(i, j))
+            items.append(f"<item><title>Story {i}-{j}</title><link>{{base}}{path}</link></item>")
+        paths.append(f"/f{i}.xml")
+        site.route(
+            f"/f{i}.xml",
+            "<?xml version='1.0'?><rss version='2.0'><channel><title>F</title>"
+            f"<link>http://x/</link><description>d</description>{''.join(items)}</channel></rss>",
+            content_type="application/rss+xml",
+        )
+    return paths
+
+
+def fill_base(site: LoopSite, base: str) -> None:
+    """Feeds name their items by absolute URL, known only once the port is."""
+    for key, route in list(site._routes.items()):
+        if key[1].endswith(".xml"):
+            route.body = route.body.replace(b"{base}", base.encode())
+
+
+# ---- the contenders, each run as `python bench/pipeline.py --worker NAME FEEDS DB` ----------
+
+
+def _flagged(text: str, patterns: list[re.Pattern[str]]) -> bool:
+    hits = {t for t, p in zip(TERMS, patterns, strict=True) if p.search(text)}
+    return bool(
+        ({"india", "delhi"} & hits) and ({"pakistan", "islamabad"} & hits) and (hits & QUIET)
+    )
+
+
+def _db(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False)
+    conn.execute("create table a (url text primary key, title text, text text, flagged int)")
+    return conn
+
+
+def reference_worker(feed_urls: list[str], db: str, threads: int) -> None:
+    """feedparser, one shared httpx.Client, a thread pool, trafilatura, regexes, sqlite3."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import feedparser
+    import httpx
+    import trafilatura
+
+    conn = _db(db)
+    lock = threading.Lock()
     patterns = [re.compile(r"\b" + re.escape(t) + r"\b", re.I) for t in TERMS]
-    n = flagged_total = 0
-    with httpx.Client(timeout=10) as client:
-        for url in feed_urls:
-            parsed = feedparser.parse(client.get(url).content)
-            for e in parsed.entries:
-                html = client.get(e.link).text
-                tree = LexborHTMLParser(html)
-                text = tree.body.text(separator=" ") if tree.body else ""
-                hits = {t for t, p in zip(TERMS, patterns, strict=True) if p.search(text)}
-                flagged = (
-                    ("india" in hits or "delhi" in hits)
-                    and ("pakistan" in hits or "islamabad" in hits)
-                    and bool(
-                        hits
-                        & {"backchannel", "back channel", "secret talks", "quiet talks", "track ii"}
-                    )
-                )
+    limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
+    with httpx.Client(timeout=20, limits=limits) as client:
+
+        def article(entry: dict) -> None:
+            html = client.get(entry["link"]).text
+            text = trafilatura.extract(html, include_comments=False) or ""
+            flagged = _flagged(entry.get("title", "") + "\n" + text, patterns)
+            with lock:
                 conn.execute(
                     "insert or ignore into a values (?, ?, ?, ?)",
-                    (e.link, e.title, text, int(flagged)),
+                    (entry["link"], entry.get("title", ""), text, int(flagged)),
                 )
                 conn.commit()
-                n += 1
-                flagged_total += int(flagged)
+
+        def feed(url: str) -> list[dict]:
+            return list(feedparser.parse(client.get(url).content).entries)
+
+        with ThreadPoolExecutor(threads) as pool:
+            entries = [e for found in pool.map(feed, feed_urls) for e in found]
+            for done in pool.map(article, entries):
+                del done
     conn.close()
-    return n, flagged_total
 
 
-def ours(feed_urls: list[str], db: Path) -> tuple[int, int]:
-    from crawler.daemon import poll_once
-    from crawler.runtime import load_runtime
-    from crawler.settings import FeedSettings
-    from storage import Store
+def naive_worker(feed_urls: list[str], db: str) -> None:
+    """Everything in sequence: get the feed, get each page, selectolax body text."""
+    import feedparser
+    import httpx
+    from selectolax.lexbor import LexborHTMLParser
 
-    runtime = load_runtime(ROOT / "config" / "newswatch.toml")
-    s = runtime.config.settings
-    s.feeds = [FeedSettings(name=f"f{i}", url=u) for i, u in enumerate(feed_urls)]
-    s.storage.url = f"sqlite:///{db}"
-    s.http.allow_private_networks = True
-    s.http.per_host_delay = 0.0
-    s.http.per_host_concurrency = 8
-    store = Store.open(s.storage.url)
-    try:
-        reports = asyncio.run(poll_once(runtime, store))
-    finally:
-        store.close()
-    return sum(r.new_articles for r in reports), sum(r.flagged for r in reports)
+    conn = _db(db)
+    patterns = [re.compile(r"\b" + re.escape(t) + r"\b", re.I) for t in TERMS]
+    with httpx.Client(timeout=20) as client:
+        for url in feed_urls:
+            for e in feedparser.parse(client.get(url).content).entries:
+                tree = LexborHTMLParser(client.get(e.link).text)
+                text = tree.body.text(separator=" ") if tree.body else ""
+                conn.execute(
+                    "insert or ignore into a values (?, ?, ?, ?)",
+                    (e.link, e.title, text, int(_flagged(text, patterns))),
+                )
+                conn.commit()
+    conn.close()
+
+
+# ---- the driver ---------------------------------------------------------------------------
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(type(v))
+
+
+def newswatch_config(
+    tmp: Path, feed_urls: list[str], db: Path, concurrency: int | None, interval: str | None = None
+) -> Path:
+    """The shipped config with the site's feeds and a fresh database.
+
+    With `concurrency`, per-host politeness is relaxed to that many requests at once and no
+    delay (one loopback host stands for many real ones); with None it stays as shipped.
+    """
+    shipped = tomllib.loads((ROOT / "config" / "newswatch.toml").read_text())
+    shipped["storage"] = {**shipped.get("storage", {}), "url": f"sqlite:///{db}"}
+    http = shipped.setdefault("http", {})
+    http["allow_private_networks"] = True
+    if concurrency is not None:
+        http.update(per_host_delay="0s", per_host_concurrency=concurrency)
+    shipped.setdefault("rules", {})["files"] = [str(ROOT / "config" / "rules" / "*.toml")]
+    shipped.setdefault("extract", {})["sites"] = str(ROOT / "config" / "sites.toml")
+    shipped.setdefault("notify", {})["urls"] = []
+    shipped["feeds"] = [
+        {"name": f"f{i}", "url": u, **({"interval": interval} if interval else {})}
+        for i, u in enumerate(feed_urls)
+    ]
+    out = []
+    for section, table in shipped.items():
+        if section == "feeds":
+            continue
+        out.append(f"[{section}]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, dict)]
+    for feed in shipped["feeds"]:
+        out.append("[[feeds]]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in feed.items()]
+    path = tmp / "newswatch.toml"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Run a whole process; wall seconds, CPU seconds (user + system), peak RSS in MB."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        if code != 0:
+            err.seek(0)
+            sys.exit(f"{cmd[0]} failed ({code}):\n{err.read().decode()[-3000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def stored(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"select count(*) from {table}").fetchone()[0]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--feeds", type=int, default=10)
-    ap.add_argument("--articles", type=int, default=40)
+    ap.add_argument("--feeds", type=int, default=40)
+    ap.add_argument("--articles", type=int, default=50)
     ap.add_argument("--latency", type=float, default=0.02)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=16, help="the reference's thread count")
+    ap.add_argument("--naive", action="store_true", help="also run the sequential pipeline")
+    ap.add_argument("--worker", nargs=3, metavar=("NAME", "FEEDS", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        name, feeds_file, db = args.worker
+        urls = Path(feeds_file).read_text().split()
+        if name == "reference":
+            reference_worker(urls, db, args.threads)
+        else:
+            naive_worker(urls, db)
+        return
+
     total = args.feeds * args.articles
-    ours_rates, naive_rates = [], []
-    with LoopbackServer() as server:
-        feed_urls = build_site(server, args.feeds, args.articles, args.latency)
+    site = LoopSite(latency=args.latency)
+    paths = build_site(site, args.feeds, args.articles)
+    newswatch = str(Path(sys.executable).with_name("newswatch"))
+    env = dict(os.environ)
+    names = ["newswatch", "reference"] + (["naive"] if args.naive else [])
+    results: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
+    with site.running(), tempfile.TemporaryDirectory() as tmpdir:
+        fill_base(site, site.url(""))
+        feed_urls = [site.url(p) for p in paths]
+        tmp = Path(tmpdir)
+        (tmp / "feeds.txt").write_text("\n".join(feed_urls))
         for run in range(args.runs):
-            with tempfile.TemporaryDirectory() as tmp:
-                t0 = time.perf_counter()
-                n, flagged = ours(feed_urls, Path(tmp) / "ours.db")
-                ours_rates.append(n / (time.perf_counter() - t0))
-                t0 = time.perf_counter()
-                m, naive_flagged = naive(feed_urls, Path(tmp) / "naive.db")
-                naive_rates.append(m / (time.perf_counter() - t0))
-            assert n == m == total, (n, m, total)
-            print(
-                f"run {run + 1}: newswatch {ours_rates[-1]:.0f} articles/s ({flagged} flagged), "
-                f"naive {naive_rates[-1]:.0f} articles/s ({naive_flagged} flagged: its body text keeps the "
-                "sidebars' on-topic headlines)",
-                flush=True,
-            )
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    o, nv = statistics.median(ours_rates), statistics.median(naive_rates)
-    print(
-        f"\n{args.feeds} feeds × {args.articles} articles, {args.latency * 1000:.0f} ms latency per response, "
-        f"median of {args.runs} runs"
-    )
-    print(f"{'pipeline':<12}{'articles/s':>12}{'ratio':>8}")
-    print(f"{'newswatch':<12}{o:>12.0f}{o / nv:>7.1f}x")
-    print(f"{'naive':<12}{nv:>12.0f}{1.0:>7.1f}x")
-    print(f"peak RSS of the benchmark process: {peak_mb:.0f} MB")
+            order = names if run % 2 == 0 else list(reversed(names))
+            for name in order:
+                db = tmp / f"{name}-{run}.db"
+                if name == "newswatch":
+                    cfg = newswatch_config(tmp, feed_urls, db, args.threads)
+                    cmd = [newswatch, "poll", "--once", "--config", str(cfg)]
+                    table = "articles"
+                else:
+                    cmd = [sys.executable, __file__, "--threads", str(args.threads),
+                           "--worker", name, str(tmp / "feeds.txt"), str(db)]
+                    table = "a"
+                results[name].append(timed(cmd, env))
+                n = stored(db, table)
+                if n != total:
+                    sys.exit(f"{name} stored {n} of {total} articles")
+                wall, cpu, rss = results[name][-1]
+                print(f"run {run + 1} {name:<10} {wall:6.2f} s wall {cpu:6.2f} s CPU "
+                      f"{rss:5.0f} MB peak RSS", flush=True)
+
+    print(f"\n{args.feeds} feeds × {args.articles} articles = {total}, {args.latency * 1000:.0f} ms "
+          f"per response, medians of {args.runs} interleaved runs, every article stored by each")
+    ref_wall = statistics.median(r[0] for r in results["reference"])
+    ref_cpu = statistics.median(r[1] for r in results["reference"])
+    print(f"{'pipeline':<11}{'articles/s':>11}{'wall s':>8}{'× ref':>7}{'CPU ms/art':>11}"
+          f"{'× ref':>7}{'peak MB':>8}")
+    for name in names:
+        wall = statistics.median(r[0] for r in results[name])
+        cpu = statistics.median(r[1] for r in results[name])
+        rss = statistics.median(r[2] for r in results[name])
+        print(f"{name:<11}{total / wall:>11.0f}{wall:>8.2f}{wall / ref_wall:>7.2f}"
+              f"{cpu / total * 1000:>11.2f}{cpu / ref_cpu:>7.2f}{rss:>8.0f}")
+    print("(× ref: the contender's wall time and CPU time as a fraction of the reference's;"
+          " the target for newswatch is ≤ 0.33 wall and ≤ 0.50 CPU)")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.settings import ConfigError
+from crawler.settings import ConfigError, load_toml, read_config_bytes
 
 __all__ = [
     "SiteProfile",
@@ -192,7 +192,7 @@ def load_site_profiles(path: str | os.PathLike[str]) -> SiteProfiles:
     """Read and validate a sites file; raise `ConfigError` listing every problem."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        data = load_toml(read_config_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"{path}: site profiles file not found"]) from None
     except OSError as exc:
