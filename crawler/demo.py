@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+import shlex
 import tempfile
 import threading
 import tomllib
@@ -125,8 +126,42 @@ def demo_config(base: LoadedConfig, site: DemoSite, db_url: str) -> LoadedConfig
     return LoadedConfig(settings=s, path=base.path)
 
 
-def run_demo(config: Path | None, *, keep: bool = False, console: Console | None = None) -> int:
-    """Serve, poll once, print. Returns the exit status."""
+DEMO_DB = "newswatch.db"
+
+
+def write_review_config(base: LoadedConfig, folder: Path) -> Path:
+    """A config beside the kept demo database, so that `newswatch serve --config THAT` shows it.
+
+    It is the user's own file (comments and all) with the storage pointed at the demo
+    database, rules and site profiles made absolute (they were relative to the
+    original), and no feeds or notifications: it is for reviewing, not polling.
+    """
+    import tomlkit
+
+    from .settings import load_settings
+
+    doc = tomlkit.parse(base.path.read_text(encoding="utf-8"))
+    doc.pop("feeds", None)
+    for section in ("storage", "rules", "extract", "notify"):
+        if section not in doc:
+            doc[section] = tomlkit.table()
+    doc["storage"]["url"] = f"sqlite:///{folder / DEMO_DB}"  # type: ignore[index]
+    doc["rules"]["files"] = [str(p.resolve()) for p in base.rule_files()]  # type: ignore[index]
+    doc["extract"]["sites"] = str(base.sites_file().resolve())  # type: ignore[index]
+    doc["notify"]["urls"] = []  # type: ignore[index]
+    path = folder / "newswatch.toml"
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    load_settings(path)  # what is printed as a hint must work: fail here, not in the user's hands
+    return path
+
+
+def run_demo(config: Path | None, *, keep: bool = False, console: Console | None = None,
+             into: Path | None = None) -> int:
+    """Serve, poll once, print. Returns the exit status.
+
+    With `keep` (or a folder `into`), the database stays, with a config beside it that
+    `newswatch serve --config …` and `newswatch review list --config …` open as printed.
+    """
     from storage import Store
 
     from .daemon import poll_once
@@ -139,11 +174,13 @@ def run_demo(config: Path | None, *, keep: bool = False, console: Console | None
         for p in exc.problems:
             console.print(f"[red]error:[/red] {escape(p)}")
         return 2
-    tmp = Path(tempfile.mkdtemp(prefix="newswatch-demo-"))
+    keep = keep or into is not None
+    tmp = into or Path(tempfile.mkdtemp(prefix="newswatch-demo-"))
+    user_config = runtime.config
     with DemoSite() as site:
-        runtime.config = demo_config(runtime.config, site, f"sqlite:///{tmp / 'demo.db'}")
-        console.print(f"Serving the demo news site at [bold]{site.base_url}[/bold] "
-                      f"({len(site.feeds())} feeds); polling once into {tmp / 'demo.db'} …")
+        runtime.config = demo_config(runtime.config, site, f"sqlite:///{tmp / DEMO_DB}")
+        console.print(f"Serving the demo news site at [bold]{escape(site.base_url)}[/bold] "
+                      f"({len(site.feeds())} feeds); polling once into {escape(str(tmp / DEMO_DB))} …")
         store = Store.open(runtime.config.storage_url())
         try:
             reports = asyncio.run(poll_once(runtime, store))
@@ -171,10 +208,12 @@ def run_demo(config: Path | None, *, keep: bool = False, console: Console | None
     console.print(f"{stored} articles stored from {len(reports)} feeds; {len(flagged)} flagged. "
                   f"Against the site's labels: {tp} right, {fp} false alarms, {fn} missed.")
     for r in failed:
-        console.print(f"[red]feed {r.feed} failed: {escape(r.error or '')}[/red]")
+        console.print(f"[red]feed {escape(r.feed)} failed: {escape(r.error or '')}[/red]")
     if keep:
-        console.print(f"Database kept at {tmp / 'demo.db'}: try `NEWSWATCH_DATA_DIR={tmp}` … or "
-                      f"`newswatch review list` with [storage] url = \"sqlite:///{tmp / 'demo.db'}\".")
+        cfg = shlex.quote(str(write_review_config(user_config, tmp)))
+        console.print(f"Database kept at {escape(str(tmp / DEMO_DB))}. Review it with:\n"
+                      f"  newswatch serve --config {escape(cfg)}\n"
+                      f"  newswatch review list --config {escape(cfg)}", highlight=False)
     else:
         for p in tmp.iterdir():
             p.unlink()

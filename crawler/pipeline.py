@@ -27,9 +27,13 @@ from .scrape import scrape
 from .settings import FeedSettings
 from .stories import assign_stories
 
-__all__ = ["FeedReport", "Pipeline"]
+__all__ = ["FEED_ACCEPT", "FeedReport", "Pipeline", "feed_text", "page_is_thinner"]
 
 log = logging.getLogger("newswatch.pipeline")
+
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+"""What a feed poll asks for (`feeds test` asks the same, so it sees what the daemon sees)."""
 
 OnFlagged = Callable[[int, NewArticle, list[Match]], Awaitable[None]]
 
@@ -55,13 +59,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _feed_text(entry: FeedEntry) -> str:
+def feed_text(entry: FeedEntry) -> str:
     """The best text the feed itself gives: its full content when it has one, else the summary."""
     content, summary = entry.content.strip(), entry.summary.strip()
     return content if len(content) > len(summary) else summary
 
 
-def _page_is_thinner(page_text: str, feed_text: str) -> bool:
+def page_is_thinner(page_text: str, feed_text: str) -> bool:
     """Whether extraction got much less than the feed carries (a consent wall, a script-built page).
 
     Feed summaries are normally teasers far shorter than the page; a page text under
@@ -103,8 +107,7 @@ class Pipeline:
                 feed.url,
                 etag=None if cfg.ignore_http_cache else feed.etag,
                 last_modified=None if cfg.ignore_http_cache else feed.last_modified,
-                accept="application/rss+xml, application/atom+xml, application/rdf+xml, "
-                       "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+                accept=FEED_ACCEPT,
             )
         except FetchError as exc:
             return await self._failed(feed, cfg, report, now, started, policy, exc.kind, exc.status,
@@ -116,7 +119,8 @@ class Pipeline:
             nxt = next_after_success(now, policy, configured=cfg.interval, max_age=result.max_age,
                                      retry_after=result.retry_after)
             return await self._record(feed, report, started, PollOutcome(
-                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt))
+                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt.at,
+                next_poll_reason=nxt.reason))
 
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == feed.body_hash and not cfg.ignore_http_cache:
@@ -124,9 +128,9 @@ class Pipeline:
             report.ok = report.not_modified = True
             nxt = next_after_success(now, policy, configured=cfg.interval, max_age=result.max_age)
             return await self._record(feed, report, started, PollOutcome(
-                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt,
-                etag=result.etag, last_modified=result.last_modified, body_hash=body_hash,
-                keep_validators=False))
+                ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt.at,
+                next_poll_reason=nxt.reason, etag=result.etag, last_modified=result.last_modified,
+                body_hash=body_hash, keep_validators=False))
 
         try:
             parsed = await asyncio.to_thread(
@@ -143,7 +147,8 @@ class Pipeline:
                                  max_age=result.max_age,
                                  published=[e.published for e in parsed.entries if e.published])
         return await self._record(feed, report, started, PollOutcome(
-            ok=True, status=result.status, polled_at=now, next_poll_at=nxt, etag=result.etag,
+            ok=True, status=result.status, polled_at=now, next_poll_at=nxt.at, next_poll_reason=nxt.reason,
+            etag=result.etag,
             last_modified=result.last_modified, body_hash=body_hash, keep_validators=False,
             new_articles=report.new_articles, page_errors=report.page_errors))
 
@@ -165,21 +170,24 @@ class Pipeline:
                                  weight=failure_weight(kind, status, permanent=permanent),
                                  retry_after=retry_after)
         return await self._record(feed, report, started, PollOutcome(
-            ok=False, status=status, error=message, polled_at=now, next_poll_at=nxt))
+            ok=False, status=status, error=message, polled_at=now, next_poll_at=nxt.at,
+            next_poll_reason=nxt.reason))
 
     async def _record(self, feed: FeedState, report: FeedReport, started: float,
                       outcome: PollOutcome) -> FeedReport:
         report.duration = outcome.duration = time.monotonic() - started
         await asyncio.to_thread(self.store.record_poll, feed.id, outcome)
+        why = {"why": outcome.next_poll_reason} if outcome.next_poll_reason else {}
         if report.ok:
             event(log, "feed.polled", feed=feed.name, status=report.status,
                   not_modified=report.not_modified, entries=report.entries, new=report.new_articles,
                   flagged=report.flagged, page_errors=report.page_errors,
-                  seconds=round(report.duration, 3), next=outcome.next_poll_at.isoformat(timespec="seconds"))
+                  seconds=round(report.duration, 3), next=outcome.next_poll_at.isoformat(timespec="seconds"),
+                  **why)
         else:
             event(log, "feed.failed", logging.WARNING, feed=feed.name, status=report.status,
                   error=report.error, failures=feed.consecutive_failures + 1,
-                  next=outcome.next_poll_at.isoformat(timespec="seconds"))
+                  next=outcome.next_poll_at.isoformat(timespec="seconds"), **why)
         return report
 
     async def _process_entries(self, cfg: FeedSettings, parsed: ParsedFeed, report: FeedReport) -> None:
@@ -205,6 +213,7 @@ class Pipeline:
         article: Article | None = None
         fetch_error: str | None = None
         http_status: int | None = None
+        profile_failed: str | None = None
         final_url = entry.url
         if entry.opaque or not cfg.fetch_articles:
             fetch_error = "link is a redirect token" if entry.opaque else "article fetching is off for this feed"
@@ -212,9 +221,10 @@ class Pipeline:
             try:
                 page = await scrape(self.fetcher, entry.link, runtime.profiles)
                 http_status, article, fetch_error = page.status, page.article, page.error
+                profile_failed = page.profile_failed
                 if article is not None:
                     final_url = page.url
-                if article is not None and fetch_error is None and _page_is_thinner(article.text, _feed_text(entry)):
+                if article is not None and fetch_error is None and page_is_thinner(article.text, feed_text(entry)):
                     fetch_error = (f"the page gave {len(article.text.split())} words, "
                                    "fewer than the feed's own text")
                     article.text = ""
@@ -230,7 +240,7 @@ class Pipeline:
             assert article is not None
             text, method, text_from = article.text, article.method, "page"
         else:
-            text, method, text_from = _feed_text(entry), "feed", "feed"
+            text, method, text_from = feed_text(entry), "feed", "feed"
         new = NewArticle(
             url=entry.url,
             link=entry.link if entry.opaque else final_url,
@@ -249,6 +259,7 @@ class Pipeline:
             description=article.description if article else None,
             fetch_error=None if use_page else fetch_error,
             http_status=http_status,
+            profile_failed=profile_failed,
         )
         found = runtime.rules.match(document_of(new))
         article_id = await asyncio.to_thread(self.store.add_article, new, found)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["Policy", "failure_weight", "next_after_failure", "next_after_success"]
+__all__ = ["NextPoll", "Policy", "failure_weight", "next_after_failure", "next_after_success"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,23 @@ class Policy:
     min_interval: float
     max_interval: float
     jitter: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class NextPoll:
+    """When a feed is polled next, and why later than its interval if a hint or back-off stretched it."""
+
+    at: datetime
+    reason: str | None = None
+    """E.g. "RSS <ttl> 2h", "publishing gap: every 9h", "back-off after 3 failures"; None at the usual interval."""
+
+
+def _about(seconds: float) -> str:
+    """A rough, readable duration for a reason shown to people (`2h`, `45m`, `3d`)."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size or (seconds >= size and (unit == "m" or seconds % size == 0)):
+            return f"{round(seconds / size)}{unit}"
+    return f"{round(seconds)}s"
 
 
 def _jittered(seconds: float, jitter: float, rng: random.Random | None = None) -> float:
@@ -51,8 +68,8 @@ def next_after_success(
     retry_after: float | None = None,
     published: Sequence[datetime] = (),
     rng: random.Random | None = None,
-) -> datetime:
-    """A healthy feed's next poll.
+) -> NextPoll:
+    """A healthy feed's next poll, with the hint that stretched it (if one did).
 
     A feed's own `interval` is the user's word and is kept (hints may only
     lengthen it, up to `max_interval`). Without one, a feed that publishes
@@ -60,19 +77,27 @@ def next_after_success(
     interval and `max_interval`, and never more often than `min_interval`.
     """
     base = configured if configured is not None else policy.default_interval
+    usual = base
+    reason: str | None = None
     if configured is None:
         gap = publish_gap(published)
         if gap is not None:
-            base = min(max(base, gap / 2), policy.max_interval)
-    hinted = max(
-        min(ttl or 0.0, policy.max_interval),
-        min(max_age or 0.0, policy.max_interval),
-        min(retry_after or 0.0, policy.max_interval),
-    )
+            stretched = min(max(base, gap / 2), policy.max_interval)
+            if stretched > base:
+                reason = f"publishing gap: an entry every {_about(gap)}"
+            base = stretched
+    hinted, hint = 0.0, None
+    for name, value in (("RSS <ttl>", ttl), ("Cache-Control max-age", max_age), ("Retry-After", retry_after)):
+        if value and min(value, policy.max_interval) > hinted:
+            hinted, hint = min(value, policy.max_interval), f"{name} {_about(value)}"
     seconds = max(base, hinted)
+    if hint is not None and hinted > base:
+        reason = hint
     if configured is None:  # only a feed's own `interval` may go below the floor
         seconds = max(seconds, policy.min_interval)
-    return now + timedelta(seconds=_jittered(seconds, policy.jitter, rng))
+    if reason is not None and seconds >= policy.max_interval > usual:
+        reason += f" (capped at max_interval {_about(policy.max_interval)})"
+    return NextPoll(now + timedelta(seconds=_jittered(seconds, policy.jitter, rng)), reason)
 
 
 def failure_weight(kind: str, status: int | None, *, permanent: bool = False) -> float:
@@ -97,7 +122,7 @@ def next_after_failure(
     weight: float = 0.5,
     retry_after: float | None = None,
     rng: random.Random | None = None,
-) -> datetime:
+) -> NextPoll:
     """A failing feed's next poll: exponential back-off with jitter, capped at `max_interval`, never off.
 
     `failures` counts consecutive failures including this one; `weight` scales
@@ -106,6 +131,8 @@ def next_after_failure(
     base = configured if configured is not None else policy.default_interval
     exponent = min(max(failures - 1, 0) * (0.5 + weight), 16)
     seconds = min(base * (2 ** exponent), max(policy.max_interval, base))
-    if retry_after:
-        seconds = max(seconds, min(retry_after, 24 * 3600.0))
-    return now + timedelta(seconds=_jittered(seconds, 0.2, rng))
+    reason = f"back-off after {failures} failures in a row" if seconds > base else None
+    if retry_after and min(retry_after, 24 * 3600.0) > seconds:
+        seconds = min(retry_after, 24 * 3600.0)
+        reason = f"Retry-After {_about(seconds)}"
+    return NextPoll(now + timedelta(seconds=_jittered(seconds, 0.2, rng)), reason)

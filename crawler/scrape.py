@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from .extract import SiteProfiles, extract
+from .extract import SiteProfiles, extract_page
 from .fetch import Fetcher
 from .models import Article
 from .settings import HttpSettings
@@ -35,6 +35,8 @@ class ScrapedPage:
     """None when the content type is not one of `HTML_TYPES`."""
     error: str | None
     """Why the page gave no article text, if it gave none."""
+    profile_failed: str | None = None
+    """The site profile that matched this URL but found no body (another method was used)."""
 
 
 def read_page(body: bytes, url: str, content_type: str | None, profiles: SiteProfiles | None,
@@ -43,9 +45,11 @@ def read_page(body: bytes, url: str, content_type: str | None, profiles: SitePro
     ctype = (content_type or "").split(";")[0].strip().lower()
     if ctype and not ctype.startswith(HTML_TYPES):
         return ScrapedPage(url=url, status=status, article=None, error=f"not an HTML page ({ctype})")
-    article = extract(body, url, content_type=content_type, profiles=profiles)
+    result = extract_page(body, url, content_type=content_type, profiles=profiles)
+    article = result.article
     error = None if article.text.strip() else "no article text found on the page"
-    return ScrapedPage(url=url, status=status, article=article, error=error)
+    return ScrapedPage(url=url, status=status, article=article, error=error,
+                       profile_failed=result.profile_failed)
 
 
 async def scrape(fetcher: Fetcher, link: str, profiles: SiteProfiles | None) -> ScrapedPage:

@@ -39,6 +39,7 @@ __all__ = [
     "FeedSettings",
     "HttpSettings",
     "Settings",
+    "config_candidates",
     "data_dir",
     "find_config",
     "format_duration",
@@ -409,6 +410,8 @@ class RulesSettings(_Section):
 class ExtractSettings(_Section):
     sites: str = "sites.toml"
     """Site profiles, relative to the config file."""
+    profile_max_age: Duration = 180 * 86400.0
+    """`check` warns about a site profile whose `verified` date is older than this."""
 
 
 class NotifySettings(_Section):
@@ -488,7 +491,8 @@ class LoadedConfig:
         """The rules files the globs name, sorted, deduplicated."""
         found: dict[Path, None] = {}
         for pattern in self.settings.rules.files:
-            full = pattern if os.path.isabs(pattern) else str(self.base_dir / pattern)
+            # the folder is a literal path: `[prod]` in it is not a glob character class
+            full = pattern if os.path.isabs(pattern) else os.path.join(glob.escape(str(self.base_dir)), pattern)
             for p in sorted(glob.glob(full, recursive=True)):
                 found[Path(p)] = None
         return list(found)
@@ -511,17 +515,35 @@ def data_dir() -> Path:
     return path
 
 
+def config_candidates() -> list[Path]:
+    """Where a config is looked for when neither `--config` nor `$NEWSWATCH_CONFIG` names one, in order."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [Path("config/newswatch.toml"), Path(xdg) / "newswatch" / "newswatch.toml",
+            Path("/etc/newswatch/newswatch.toml")]
+
+
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Resolve the config path: `--config`, `$NEWSWATCH_CONFIG`, `./config/newswatch.toml`, `/etc/newswatch/newswatch.toml`."""
+    """Resolve the config path: `--config`, `$NEWSWATCH_CONFIG`, then the first of `config_candidates()`."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("NEWSWATCH_CONFIG")
     if env:
         return Path(env)
-    for candidate in (Path("config/newswatch.toml"), Path("/etc/newswatch/newswatch.toml")):
+    for candidate in config_candidates():
         if candidate.is_file():
             return candidate
-    return Path("config/newswatch.toml")
+    return config_candidates()[0]
+
+
+def _not_found(cfg_path: Path, explicit: str | os.PathLike[str] | None) -> str:
+    """'config file not found', saying where it was looked for, so a user knows where to put one."""
+    if explicit:
+        return f"{cfg_path}: config file not found"
+    if os.environ.get("NEWSWATCH_CONFIG"):
+        return f"{cfg_path}: config file not found (named by $NEWSWATCH_CONFIG)"
+    places = ", ".join(str(p) for p in config_candidates())
+    return (f"{cfg_path}: config file not found; looked in {places}. "
+            "Give --config PATH or set $NEWSWATCH_CONFIG")
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -552,7 +574,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> LoadedConfig:
     try:
         raw = read_config_bytes(cfg_path)
     except FileNotFoundError:
-        raise ConfigError([f"{cfg_path}: config file not found"]) from None
+        raise ConfigError([_not_found(cfg_path, path)]) from None
     except OSError as exc:
         raise ConfigError([f"{cfg_path}: cannot read: {exc.strerror}"]) from None
     try:

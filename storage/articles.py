@@ -140,6 +140,14 @@ class ArticlesPart(StorePart):
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
+    def profile_fallbacks(self) -> dict[str, int]:
+        """Per site profile, how many stored pages it matched but found no body on (most first)."""
+        c = articles.c
+        q = (select(c.profile_failed, func.count()).where(c.profile_failed.is_not(None))
+             .group_by(c.profile_failed).order_by(func.count().desc(), c.profile_failed))
+        with self.engine.connect() as conn:
+            return {name: int(n) for name, n in conn.execute(q)}
+
     def replace_matches(self, article_id: int, found: Sequence[MatchData]) -> None:
         """Set an article's matches to `found` (backtest --apply); review marks on topics that still match are kept."""
         now = utcnow()

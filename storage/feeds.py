@@ -56,7 +56,7 @@ class FeedsPart(StorePart):
                 if f.name in existing:
                     if existing[f.name].url != f.url:  # a new URL: old validators mean nothing
                         values |= {"etag": None, "last_modified": None, "body_hash": None,
-                                   "next_poll_at": now}
+                                   "next_poll_at": now, "next_poll_reason": None}
                     conn.execute(update(feeds).where(feeds.c.name == f.name).values(**values))
                 else:
                     due = now + timedelta(seconds=spread * i / n)
@@ -91,7 +91,7 @@ class FeedsPart(StorePart):
                     target = fresh_until
                 if target < due:
                     conn.execute(update(feeds).where(and_(c.id == fid, c.next_poll_at > target))
-                                 .values(next_poll_at=target))
+                                 .values(next_poll_at=target, next_poll_reason=None))
 
     def claim_due_feeds(self, owner: str, *, limit: int, lease: float,
                         now: datetime | None = None, names: Sequence[str] | None = None) -> list[FeedState]:
@@ -130,6 +130,7 @@ class FeedsPart(StorePart):
         values: dict[str, Any] = {
             "last_poll_at": outcome.polled_at,
             "next_poll_at": outcome.next_poll_at,
+            "next_poll_reason": outcome.next_poll_reason[:200] if outcome.next_poll_reason else None,
             "last_status": outcome.status,
             "last_duration": outcome.duration,
             "polls_total": c.polls_total + 1,

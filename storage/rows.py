@@ -100,6 +100,8 @@ class FeedState:
     page_errors_total: int = 0
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    next_poll_reason: str | None = None
+    """Why `next_poll_at` is later than the feed's interval (a hint or back-off), if it is."""
 
 
 @dataclass(slots=True)
@@ -120,6 +122,7 @@ class PollOutcome:
     new_articles: int = 0
     page_errors: int = 0
     duration: float | None = None
+    next_poll_reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -144,6 +147,8 @@ class NewArticle:
     description: str | None = None
     fetch_error: str | None = None
     http_status: int | None = None
+    profile_failed: str | None = None
+    """The site profile that matched the page but found no body (another method was used)."""
 
 
 @dataclass(slots=True)

@@ -75,6 +75,7 @@ feeds = Table(
     Column("body_hash", String(64)),
     # scheduling, shared by every instance using this database
     Column("next_poll_at", UTCDateTime, nullable=False),
+    Column("next_poll_reason", String(200)),  # why later than the interval: a hint or back-off
     Column("lease_owner", String(200)),
     Column("lease_until", UTCDateTime),
     # health, shown by `status` and the dashboard
@@ -116,6 +117,7 @@ articles = Table(
     Column("text_from", String(8), nullable=False),
     Column("fetch_error", Text),
     Column("http_status", Integer),
+    Column("profile_failed", String(100)),  # a site profile that found no body: its markup changed?
     Column("content_hash", String(64), nullable=False),
     Index("ix_articles_fetched_at", "fetched_at"),
     Index("ix_articles_published", "published"),

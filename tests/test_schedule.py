@@ -2,6 +2,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from crawler.schedule import (
+    NextPoll,
     Policy,
     failure_weight,
     next_after_failure,
@@ -13,8 +14,8 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 P = Policy(default_interval=600, min_interval=60, max_interval=6 * 3600, jitter=0.0)
 
 
-def secs(dt: datetime) -> float:
-    return (dt - NOW).total_seconds()
+def secs(nxt: NextPoll) -> float:
+    return (nxt.at - NOW).total_seconds()
 
 
 def test_configured_interval_is_kept_even_if_short() -> None:
@@ -70,3 +71,26 @@ def test_min_interval_floors_feeds_without_their_own_interval() -> None:
     fast_default = Policy(default_interval=30, min_interval=60, max_interval=3600, jitter=0.0)
     assert secs(next_after_success(NOW, fast_default, configured=None)) == 60
     assert secs(next_after_success(NOW, fast_default, configured=5)) == 5  # the user's own word
+
+
+def test_the_reason_says_which_hint_stretched_the_interval() -> None:
+    assert next_after_success(NOW, P, configured=None).reason is None
+    assert next_after_success(NOW, P, configured=None, ttl=300).reason is None  # shorter than usual: no stretch
+    assert next_after_success(NOW, P, configured=None, ttl=7200).reason == "RSS <ttl> 2h"
+    assert next_after_success(NOW, P, configured=None, max_age=3600, ttl=1800).reason == "Cache-Control max-age 1h"
+    assert next_after_success(NOW, P, configured=60, retry_after=900).reason == "Retry-After 15m"
+    assert next_after_success(NOW, P, configured=None, ttl=10 * 86400).reason == \
+        "RSS <ttl> 10d (capped at max_interval 6h)"
+    daily = [NOW - timedelta(days=i) for i in range(5)]
+    assert next_after_success(NOW, P, configured=None, published=daily).reason == \
+        "publishing gap: an entry every 1d (capped at max_interval 6h)"
+    every_2h = [NOW - timedelta(hours=2 * i) for i in range(5)]
+    assert next_after_success(NOW, P, configured=None, published=every_2h).reason == \
+        "publishing gap: an entry every 2h"
+    assert next_after_success(NOW, P, configured=5, published=daily).reason is None  # the user's interval rules
+
+
+def test_the_reason_of_a_failing_feed() -> None:
+    assert next_after_failure(NOW, P, configured=60, failures=1).reason is None
+    assert next_after_failure(NOW, P, configured=60, failures=3).reason == "back-off after 3 failures in a row"
+    assert next_after_failure(NOW, P, configured=60, failures=1, retry_after=7200).reason == "Retry-After 2h"

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import text
+from sqlalchemy import MetaData, Table, insert, text
 
 from crawler.models import Match
 from crawler.stories import assign_stories
@@ -182,8 +182,19 @@ def test_upgrade_from_0001_indexes_existing_articles(store_url: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-    old = Store(engine)
-    _add(old, 1, "Stored before the upgrade", "Quiet contacts in Bangkok.")
+    # an article and its match as 0001's tables hold them (today's Store writes columns added since)
+    with engine.begin() as conn:
+        old = MetaData()
+        articles = Table("articles", old, autoload_with=conn)
+        matches = Table("matches", old, autoload_with=conn)
+        row = {"url": "https://news.example/1", "link": "https://news.example/1", "feed_name": "dawn",
+               "source": "Dawn", "title": "Stored before the upgrade", "text": "Quiet contacts in Bangkok.",
+               "summary": "", "fetched_at": NOW, "published": NOW, "authors": [], "method": "generic",
+               "text_from": "page", "content_hash": "x"}
+        aid = conn.execute(insert(articles).values(**row)).inserted_primary_key[0]
+        match = {"article_id": aid, "topic_id": "t1", "score": 1.0, "matched_terms": ["x"],
+                 "explanation": {"hits": []}, "rules_version": "v", "created_at": NOW, "state": "unreviewed"}
+        conn.execute(insert(matches).values(**{k: v for k, v in match.items() if k in matches.c}))
     engine.dispose()
     s = Store.open(store_url)  # applies 0002
     assert _found(s, "bangkok") == {"Stored before the upgrade"}

@@ -7,12 +7,14 @@ and `export`, so `run`, `poll` and `check` never import it.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from ..settings import ConfigError
 from . import daemon, serve, tools
 from .common import print_problems
+from .feeds import feeds_app
 from .review import review_app
 from .rules import rules_app
 
@@ -24,12 +26,32 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"newswatch {version('newswatch')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("newswatch (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False,
+) -> None:
+    """Monitor news feeds and flag the articles that match your topics."""
 daemon.register(app)
 app.add_typer(review_app, name="review")
 tools.register(app)
 app.add_typer(rules_app, name="rules", help="Test, explain, evaluate and backtest topic rules.")
+app.add_typer(feeds_app, name="feeds")
 serve.register(app)
 
 

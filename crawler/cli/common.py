@@ -39,6 +39,7 @@ __all__ = [
     "JsonOpt",
     "LimitOpt",
     "StateFilter",
+    "ensure_can_listen",
     "err",
     "fail",
     "highlighted",
@@ -60,7 +61,8 @@ err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Config file (default: $NEWSWATCH_CONFIG, ./config/newswatch.toml, "
-                 "/etc/newswatch/newswatch.toml).", show_default=False),
+                 "$XDG_CONFIG_HOME/newswatch/newswatch.toml, /etc/newswatch/newswatch.toml).",
+                 show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print complete JSON instead of a table.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N rows.")]
@@ -128,9 +130,10 @@ def profiles_of(loaded: LoadedConfig | None) -> SiteProfiles | None:
         fail(exc.problems)
 
 
-def scrape_or_fail(url: str, loaded: LoadedConfig | None) -> ScrapedPage:
-    """Read one article page as the daemon would (its HTTP settings and site profiles); exit 1
-    when it cannot be fetched or is not HTML. Without a config, the defaults apply."""
+def scrape_or_fail(url: str, loaded: LoadedConfig | None, code: int = 1) -> ScrapedPage:
+    """Read one article page as the daemon would (its HTTP settings and site profiles); exit `code`
+    (1 unless the command gives 1 another meaning) when it cannot be fetched or is not HTML.
+    Without a config, the defaults apply."""
     from ..fetch import FetchError
     from ..scrape import scrape_now
     from ..settings import HttpSettings
@@ -139,10 +142,30 @@ def scrape_or_fail(url: str, loaded: LoadedConfig | None) -> ScrapedPage:
     try:
         page = scrape_now(url, loaded.settings.http if loaded else HttpSettings(), profiles)
     except FetchError as exc:
-        fail([f"{url}: {exc}"], 1)
+        fail([f"{url}: {exc}"], code)
     if page.article is None:
-        fail([f"{url}: {page.error}"], 1)
+        fail([f"{url}: {page.error}"], code)
     return page
+
+
+def ensure_can_listen(host: str, port: int) -> None:
+    """Exit 1 with one line when `host:port` cannot be listened on (another server has it, or no
+    such address), instead of the web server's own multi-line error after start-up."""
+    import errno
+    import socket
+
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself will
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        hint = "; another program is listening there (choose another --port)" \
+            if exc.errno == errno.EADDRINUSE else ""
+        fail([f"cannot listen on {where}: {reason}{hint}"], 1)
 
 
 def parse_since_option(value: str | None) -> datetime | None:

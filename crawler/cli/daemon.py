@@ -12,10 +12,12 @@ from rich.table import Table
 
 from ..display import relative_time
 from ..logs import setup_logging
+from ..settings import format_duration
 from .common import (
     ConfigOpt,
     JsonOpt,
     LimitOpt,
+    err,
     fail,
     iso,
     load_all,
@@ -26,6 +28,9 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from storage import FeedState
+
+    from ..pipeline import FeedReport
     from ..runtime import Runtime
 
 __all__ = ["check", "poll", "register", "run", "status"]
@@ -46,9 +51,13 @@ def run(config: ConfigOpt = None,
     def current() -> Runtime:  # the notifier follows reloads
         return daemon.runtime
 
+    from .reload import pid_file_written
+
     daemon = Daemon(runtime, notifier=make_notifier(current))
     try:
-        raise typer.Exit(asyncio.run(daemon.run()))
+        with pid_file_written():  # so that `feeds add` can find and reload this daemon
+            code = asyncio.run(daemon.run())
+        raise typer.Exit(code)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except (SQLAlchemyError, OSError) as exc:  # e.g. PostgreSQL down at start: systemd retries
@@ -62,7 +71,12 @@ def poll(
     as_json: JsonOpt = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "warning",
 ) -> None:
-    """Poll the feeds once, store and flag new articles, then exit."""
+    """Poll the feeds once, store and flag new articles, then exit.
+
+    Exits 0 when at least one feed answered (or none was due), 1 when every feed
+    polled failed (no network, a proxy, DNS) or the database cannot be opened, and 2
+    on an invalid config or rules.
+    """
     from ..daemon import poll_once
 
     runtime = load_all(config)
@@ -83,29 +97,54 @@ def poll(
             "flagged": r.flagged, "flagged_ids": r.flagged_ids, "page_errors": r.page_errors,
             "seconds": round(r.duration, 3),
         } for r in reports])
-        return
+        raise typer.Exit(_poll_status(reports))
     table = Table(title="Poll", show_lines=False)
     for col in ("feed", "result", "entries", "new", "flagged", "page errors", "time"):
         table.add_column(col, justify="right" if col in ("entries", "new", "flagged", "page errors", "time") else "left")
     for r in sorted(reports, key=lambda r: r.feed):
         result = ("[green]not modified[/green]" if r.not_modified else f"[green]{r.status}[/green]") if r.ok \
             else f"[red]{escape(r.error or 'failed')}[/red]"
-        table.add_row(r.feed, result, str(r.entries), str(r.new_articles), str(r.flagged),
+        table.add_row(escape(r.feed), result, str(r.entries), str(r.new_articles), str(r.flagged),
                       str(r.page_errors), f"{r.duration:.1f}s")
     out.print(table)
     total_flagged = sum(r.flagged for r in reports)
     failed = sum(1 for r in reports if not r.ok)
     out.print(f"{sum(r.new_articles for r in reports)} new articles, {total_flagged} flagged, "
               f"{failed} feed{'s' if failed != 1 else ''} failed.")
+    if _poll_status(reports):
+        err.print("Every feed failed: check the network, DNS and any proxy (see `newswatch status`).")
+    raise typer.Exit(_poll_status(reports))
+
+
+def _poll_status(reports: list[FeedReport]) -> int:
+    """1 when every feed polled failed, so a script or timer notices a dead network."""
+    return 1 if reports and not any(r.ok for r in reports) else 0
 
 
 def check(config: ConfigOpt = None) -> None:
     """Validate the config, the rules (with their examples) and the site profiles."""
     runtime = load_all(config)
     s = runtime.config.settings
-    out.print(f"[green]ok[/green] {runtime.config.path}: {len(s.feeds)} feeds "
+    out.print(f"[green]ok[/green] {escape(str(runtime.config.path))}: {len(s.feeds)} feeds "
               f"({sum(1 for f in s.feeds if f.enabled)} enabled), {len(runtime.rules.topics)} topics "
               f"(rules version {runtime.rules.version[:12]}), {len(runtime.profiles)} site profiles")
+    _warn_stale_profiles(runtime)
+
+
+def _warn_stale_profiles(runtime: Runtime) -> None:
+    """A warning (not an error) per site profile nobody has checked against its site for too long."""
+    from datetime import date, timedelta
+
+    from ..extract import stale_profiles
+
+    max_age = runtime.config.settings.extract.profile_max_age
+    sites = escape(str(runtime.config.sites_file()))
+    for p in stale_profiles(runtime.profiles, date.today(), timedelta(seconds=max_age)):
+        when = (f"last verified {p.verified}, due again {p.due}" if p.verified
+                else "never verified (no `verified` date)")
+        err.print(f"[yellow]warning:[/yellow] {sites}: profile {escape(p.name)}: {when}; check its selectors "
+                  f"against the site and update `verified` (extract.profile_max_age = "
+                  f"{format_duration(max_age)})", highlight=False)
 
 
 def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt = None) -> None:
@@ -114,6 +153,7 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt =
     with open_store(loaded) as store:
         feeds = store.feed_states()
         counts = store.review_counts()
+        fallbacks = store.profile_fallbacks()
     feeds = feeds[:limit] if limit else feeds
     if as_json:
         print_json({"feeds": [{
@@ -123,8 +163,8 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt =
             "polls": f.polls_total, "not_modified": f.not_modified_total, "errors": f.errors_total,
             "consecutive_failures": f.consecutive_failures, "failing_since": iso(f.failing_since),
             "page_errors": f.page_errors_total, "last_error": f.last_error,
-            "next_poll": iso(f.next_poll_at),
-        } for f in feeds], "review": counts})
+            "next_poll": iso(f.next_poll_at), "next_poll_reason": f.next_poll_reason,
+        } for f in feeds], "review": counts, "profile_fallbacks": fallbacks})
         return
     now = datetime.now(UTC)
     table = Table(title=f"Feeds ({loaded.storage_url().split('://')[0]})")
@@ -137,11 +177,21 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False, limit: LimitOpt =
             errors += f", {f.page_errors_total} page"
         table.add_row(f"[{health}]{escape(f.name)}[/{health}]", relative_time(f.last_poll_at, now),
                       str(f.last_status or "—"), str(f.last_new_articles), str(f.articles_total),
-                      errors, relative_time(f.next_poll_at, now), escape((f.last_error or "")[:80]))
+                      errors, _next_poll(f, now), escape((f.last_error or "")[:80]))
     out.print(table)
     out.print(f"Review queue: {counts['unreviewed']} unreviewed, {counts['relevant']} relevant, "
               f"{counts['irrelevant']} irrelevant.")
+    if fallbacks:
+        out.print("Site profiles that found no body, so another method was used: "
+                  + ", ".join(f"{escape(name)} {n}×" for name, n in fallbacks.items())
+                  + " (their site may have changed its markup: `newswatch extract URL` shows it).")
 
+
+
+def _next_poll(feed: FeedState, now: datetime) -> str:
+    """When, and why later than usual when a hint or back-off stretched the interval."""
+    when = relative_time(feed.next_poll_at, now)
+    return f"{when} [dim]({escape(feed.next_poll_reason)})[/dim]" if feed.next_poll_reason else when
 
 
 def register(app: typer.Typer) -> None:

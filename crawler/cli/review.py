@@ -143,7 +143,7 @@ def review_export_labels(
     data = "".join(line + "\n" for line in lines)
     if output:
         output.write_text(data, encoding="utf-8")
-        err.print(f"Wrote {len(lines)} labelled articles to {output}.")
+        err.print(f"Wrote {len(lines)} labelled articles to {escape(str(output))}.")
     else:
         sys.stdout.write(data)
 

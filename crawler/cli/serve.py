@@ -15,7 +15,15 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from .common import ConfigOpt, StateFilter, err, load_all, load_config, open_store
+from .common import (
+    ConfigOpt,
+    StateFilter,
+    ensure_can_listen,
+    err,
+    load_all,
+    load_config,
+    open_store,
+)
 
 __all__ = ["register"]
 
@@ -47,6 +55,7 @@ def serve(
                   f"{escape(bind)} without a token. Anyone who can reach that address could read and mark "
                   "articles: set [review] token = \"…\" (a long random string), or bind to 127.0.0.1.")
         raise typer.Exit(2)
+    ensure_can_listen(bind, bind_port)  # a busy port: one line, exit 1
     setup_logging(log_level)
     import uvicorn
 

@@ -52,12 +52,26 @@ def extract_cmd(
     out.print(escape(art.text) if art.text else "[yellow](no article text found)[/yellow]")
 
 
-def demo(keep: Annotated[bool, typer.Option(help="Keep the temporary database and print its path.")] = False,
+def demo(keep: Annotated[bool, typer.Option(help="Keep the database and print how to review it.")] = False,
+         serve: Annotated[bool, typer.Option("--serve", help="Then open the review app on the demo's "
+                                             "articles (Ctrl-C stops it).")] = False,
+         port: Annotated[int | None, typer.Option(min=1, max=65535,
+                                                  help="Port for --serve (default: [review] port).")] = None,
          config: ConfigOpt = None) -> None:
     """Serve a sample news site on 127.0.0.1, poll it once, and show what was flagged."""
+    import tempfile
+
     from ..demo import run_demo
 
-    raise typer.Exit(run_demo(config, keep=keep, console=out))
+    if not serve:
+        raise typer.Exit(run_demo(config, keep=keep, console=out))
+    from . import serve as serve_cmd
+
+    folder = Path(tempfile.mkdtemp(prefix="newswatch-demo-"))
+    code = run_demo(config, console=out, into=folder)
+    if code == 2:
+        raise typer.Exit(code)
+    serve_cmd.serve(host="127.0.0.1", port=port, config=folder / "newswatch.toml")
 
 
 
