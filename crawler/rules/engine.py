@@ -19,10 +19,21 @@ from typing import Any
 
 from crawler.models import Document, Match
 from crawler.rules.index import FIELDS, DocIndex, Vocabulary
-from crawler.rules.nodes import DEFAULT_FIELDS, Node, Term
+from crawler.rules.nodes import (
+    DEFAULT_FIELDS,
+    And,
+    AtLeast,
+    Count,
+    Named,
+    Near,
+    Node,
+    Not,
+    Or,
+    Term,
+)
 from crawler.rules.parser import parse_query
 
-__all__ = ["Example", "Query", "RuleSet", "Topic", "compile_query"]
+__all__ = ["Example", "NearMiss", "Query", "RuleSet", "Topic", "compile_query", "near_miss"]
 
 FIELD_WEIGHTS = {"title": 3.0, "body": 1.0, "url": 0.5, "source": 0.5, "author": 0.5}
 """A hit in the title says more about what an article is about than one in the body."""
@@ -101,7 +112,8 @@ class RuleSet:
                 if q is None:
                     continue
                 for term in q.terms():
-                    self._fields.update(term.fields)
+                    # `lead:` words are body words: finding candidates never needs the lead.
+                    self._fields.update("body" if f == "lead" else f for f in term.fields)
                     for variant in term.variants:
                         for w in variant:
                             (prefixes if w.prefix else words).add(w.text)
@@ -186,6 +198,9 @@ class RuleSet:
             hits = []
             for term in topic.query.terms():
                 term.explain(ix, hits)
+        for h in hits:  # `lead:` is the start of the body: show its hits where the reader sees them
+            if h["field"] == "lead":
+                h["field"] = "body"
         hits = _dedupe(hits)
         terms = list(dict.fromkeys(h["term"] for h in hits))
         return {
@@ -201,6 +216,139 @@ class RuleSet:
             "matched_terms": terms,
             "rules_version": self.version,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class NearMiss:
+    """An unflagged document that fails a topic by one clause: what an analyst should glance at.
+
+    `failed` is the clause as `rules explain` prints it; `detail` says in plain words how it
+    fell short; `closeness` (0–1, higher is closer) sorts a list of near misses.
+    """
+
+    topic: str
+    failed: str
+    detail: str
+    closeness: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "failed": self.failed, "detail": self.detail,
+                "closeness": self.closeness}
+
+
+ABSENT = 0.25
+"""Closeness of a clause whose words do not occur at all: one clause, but wholly missing."""
+
+
+def _shortfall(node: Node, ix: DocIndex) -> tuple[Node, str, float] | None:
+    """For a clause that does not hold: the one sub-clause it fails by, how, and how closely.
+
+    None when it fails by more than one clause (two conjuncts of an AND, both sides of a
+    NEAR), which is not a near miss.
+    """
+    if isinstance(node, And):
+        failing = [c for c in node.children if not c.holds(ix)]
+        return _shortfall(failing[0], ix) if len(failing) == 1 else None
+    if isinstance(node, AtLeast):
+        failing = [c for c in node.children if not c.holds(ix)]
+        if len(node.children) - len(failing) != node.n - 1:
+            return None
+        return _best(_shortfall(c, ix) for c in failing)
+    if isinstance(node, Or):
+        best = _best(_shortfall(c, ix) for c in node.children)
+        if node.positional and (best is None or best[2] <= ABSENT):
+            return node, "none of its words occurs", ABSENT
+        return best
+    if isinstance(node, Named):
+        inner = _shortfall(node.child, ix)
+        if inner is None:
+            return None
+        clause, detail, closeness = inner
+        # A whole list missing is reported by its name, not by its last term.
+        if clause is node.child or (closeness <= ABSENT and node.positional):
+            return node, "none of its words occurs", closeness
+        return inner
+    if isinstance(node, Count):
+        have = node.count(ix)
+        what = {"s": "sentence", "p": "paragraph"}.get(node.unit, "place")
+        if have >= 1:
+            return node, f"found in {have} {what}{'s' if have > 1 else ''} of the {node.n} needed", have / node.n
+        inner = _shortfall(node.child, ix)
+        if inner is None:
+            return None
+        clause, detail, closeness = inner
+        return clause, detail, closeness / node.n
+    if isinstance(node, Near):
+        if not (node.left.holds(ix) and node.right.holds(ix)):
+            return None
+        gap = _nearest_gap(node, ix)
+        unit = {"s": " in one sentence", "p": " in one paragraph"}.get(node.within, "")
+        if gap is None or node.distance is None or gap <= node.distance:
+            return node, f"both sides occur, but never{unit}", 0.5
+        return node, f"both sides occur, {gap} words apart at the nearest{unit and ','} (at most " \
+                     f"{node.distance}{unit})", 0.5 * (node.distance + 1) / (gap + 1)
+    if isinstance(node, Not):
+        return node, "an excluded word occurs", ABSENT
+    if isinstance(node, Term):
+        return node, "does not occur", ABSENT
+    return None
+
+
+def _best(cands: Any) -> tuple[Node, str, float] | None:
+    best = None
+    for c in cands:
+        if c is not None and (best is None or c[2] > best[2]):
+            best = c
+    return best
+
+
+def _nearest_gap(node: Near, ix: DocIndex) -> int | None:
+    """Fewest words between an occurrence of each side in one field (None: never in one field)."""
+    best: int | None = None
+    right = node.right.occurrences(ix)
+    for lf, ls, le in node.left.occurrences(ix):
+        for rf, rs, re_ in right:
+            if rf != lf:
+                continue
+            if le <= rs:
+                gap = rs - le
+            elif re_ <= ls:
+                if node.ordered:
+                    continue
+                gap = ls - re_
+            else:
+                continue
+            if best is None or gap < best:
+                best = gap
+    return best
+
+
+def near_miss(rules: RuleSet | Topic, doc: Document, topic_id: str | None = None) -> NearMiss | None:
+    """Whether an unflagged `doc` fails a topic by exactly one clause, and which.
+
+    `rules` is a `RuleSet` (with `topic_id`, or its closest miss over all its topics) or
+    one `Topic`.  A near miss is per topic: None when that topic flags the document, when
+    its exclusion vetoes it (an exclusion is a decision, not a near miss), or when it
+    fails by more than one clause.  The check costs about one `matching_ids`.
+    """
+    if isinstance(rules, Topic):
+        topics, ruleset = [rules], RuleSet([rules])
+    else:
+        ruleset = rules
+        topics = [rules.topic(topic_id)] if topic_id is not None else list(rules.topics)
+    ix = DocIndex(doc, ruleset.vocab)
+    best: NearMiss | None = None
+    for topic in topics:
+        if topic.query.root.holds(ix) or (topic.exclude is not None and topic.exclude.root.holds(ix)):
+            continue
+        found = _shortfall(topic.query.root, ix)
+        if found is None:
+            continue
+        clause, detail, closeness = found
+        miss = NearMiss(topic=topic.id, failed=str(clause), detail=detail, closeness=round(closeness, 4))
+        if best is None or miss.closeness > best.closeness:
+            best = miss
+    return best
 
 
 def _dedupe(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,18 +12,29 @@ from collections.abc import Iterable
 from typing import Any
 
 from crawler.models import Document
-from crawler.rules.text import fast_tokens, spans_tokens
+from crawler.rules.text import ascii_spans, fast_tokens, lead_end, spans_tokens, text_units
 
-__all__ = ["FIELDS", "DocIndex", "FieldIndex", "Vocabulary", "field_text"]
+__all__ = ["FIELDS", "LEAD_WORDS", "DocIndex", "FieldIndex", "Vocabulary", "field_text"]
 
-FIELDS = ("title", "body", "url", "source", "author")
+FIELDS = ("title", "body", "lead", "url", "source", "author")
 """Fields a query can scope a term to; unscoped terms look at title and body."""
+
+LEAD_WORDS = 80
+"""How much of the body `lead:` reads: the opening paragraph or two of a news report, where
+a story says what it is about (a passing mention usually comes later, if at all); not
+the last paragraph when the ones before it hold 40 words or more (see `lead_end`)."""
 
 
 def field_text(doc: Document, field: str) -> str:
-    """The original string a field is read from (authors are joined with `; `)."""
+    """The original string a field is read from (authors are joined with `; `).
+
+    `lead` is the start of the body, so its character offsets are the body's too.
+    """
     if field == "author":
         return "; ".join(doc.authors)
+    if field == "lead":
+        body = doc.body or ""
+        return body[:lead_end(body, LEAD_WORDS)]
     return str(getattr(doc, field) or "")
 
 
@@ -47,7 +58,7 @@ class Vocabulary:
 class FieldIndex:
     """Tokens of one field, with lazily built positions, expansions and offsets."""
 
-    __slots__ = ("_cased", "_pos", "_wild", "present", "spans", "text", "tokens", "vocab")
+    __slots__ = ("_cased", "_pos", "_units", "_wild", "present", "spans", "text", "tokens", "vocab")
 
     def __init__(self, text: str, vocab: Vocabulary, precise: bool) -> None:
         self.text = text
@@ -62,6 +73,7 @@ class FieldIndex:
         self._pos: dict[str, list[int]] | None = None
         self._wild: dict[str, list[str]] | None = None
         self._cased: list[str] | None = None
+        self._units: tuple[list[int], list[int]] | None = None
 
     def expand(self, prefix: str) -> list[str]:
         """The distinct tokens of this field that start with `prefix` (a rule-set wildcard)."""
@@ -119,6 +131,23 @@ class FieldIndex:
             # Folding never changes word boundaries in practice; if it did, match nothing cased.
             self._cased = cased if len(cased) == len(self.tokens) else [""] * len(self.tokens)
         return self._cased
+
+    def units(self, kind: str) -> list[int]:
+        """Sentence (`"s"`) or paragraph (`"p"`) number of each token, for NEAR/s and NEAR/p."""
+        if self._units is None:
+            spans = self.spans
+            if spans is None:
+                spans = ascii_spans(self.text)  # plain ASCII: offsets without normalising
+                if spans is None:
+                    spans = spans_tokens(self.text)[1]
+                if len(spans) != len(self.tokens):  # never in practice: one unit, as before
+                    spans = None
+            if spans is None:
+                zeros = [0] * len(self.tokens)
+                self._units = (zeros, zeros)
+            else:
+                self._units = text_units(self.text, spans)
+        return self._units[0] if kind == "s" else self._units[1]
 
     def char_span(self, start: int, end: int) -> tuple[int, int]:
         """Character offsets in the original text of tokens `start`..`end` (exclusive)."""

@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
+UNBOUNDED = 1 << 30
+"""The word distance of `NEAR/s` and `NEAR/p`: any, as long as the sentence or paragraph is one."""
 
 Occurrence = tuple[str, int, int]
 """(field, first token position, end token position exclusive)."""
@@ -115,6 +117,9 @@ class Term(Node):
                     self.lone_prefix = w.text
                 else:
                     self.simple = w.text
+        # The exact words each variant needs: a phrase whose words are not all in a field
+        # cannot occur there, which a set test says without looking for positions.
+        self._needs = tuple(frozenset(w.text for w in v if not w.prefix) for v in self.variants)
 
     def cost(self) -> int:
         return 1 if self.simple is not None else 3
@@ -134,7 +139,11 @@ class Term(Node):
                 if fi is not None and fi.expand(prefix):
                     return True
             return False
-        return bool(self.occurrences(ix))
+        for f in self.fields:
+            fi = ix.fields.get(f) or ix.field(f)
+            if fi is not None and any(need <= fi.present for need in self._needs):
+                return bool(self.occurrences(ix))
+        return False
 
     def occurrences(self, ix: DocIndex) -> list[Occurrence]:
         word = self.simple
@@ -319,17 +328,37 @@ class Not(Node):
 
 @dataclass(eq=False)
 class Near(Node):
-    """`a NEAR/n b`: some occurrence of each side, in the same field, with at most n words between."""
+    """`a NEAR/n b`: some occurrence of each side, in the same field, with at most n words between.
+
+    `within` keeps both sides in one sentence (`"s"`: `NEAR/20s`, `NEAR/s`) or one
+    paragraph (`"p"`); `distance` None means any distance inside that unit.
+    """
 
     left: Node
     right: Node
-    distance: int
+    distance: int | None
     ordered: bool = False
+    within: str = ""
     positional = True
 
     def __str__(self) -> str:
+        return f"{_wrap(self.left)} {self.operator} {_wrap(self.right)}"
+
+    @property
+    def operator(self) -> str:
+        """The operator as written: `NEAR/20`, `ONEAR/5s`, `NEAR/p`."""
         op = "ONEAR" if self.ordered else "NEAR"
-        return f"{_wrap(self.left)} {op}/{self.distance} {_wrap(self.right)}"
+        return f"{op}/{'' if self.distance is None else self.distance}{self.within}"
+
+    def _apart(self) -> int:
+        return UNBOUNDED if self.distance is None else self.distance
+
+    def _same_unit(self, fi: FieldIndex | None, start: int, end: int) -> bool:
+        """Whether tokens start..end-1 lie in one sentence or paragraph (always, without `within`)."""
+        if not self.within or fi is None:
+            return True
+        units = fi.units(self.within)
+        return units[start] == units[end - 1]
 
     def occurrences(self, ix: DocIndex) -> list[Occurrence]:
         cached = ix.cache.get(self)
@@ -342,18 +371,18 @@ class Near(Node):
         if left:
             right = self.right.occurrences(ix)
             if len(left) * len(right) <= 256:
-                self._pairs(left, right, out, anchors)
+                self._pairs(left, right, out, anchors, ix)
             else:
-                self._bisect(left, right, out, anchors)
+                self._bisect(left, right, out, anchors, ix)
         result = sorted(out)
         ix.cache[self] = result
         ix.cache[(self, "anchors")] = sorted(anchors)
         return result
 
     def _pairs(self, left: list[Occurrence], right: list[Occurrence],
-               out: set[Occurrence], anchors: set[Occurrence]) -> None:
+               out: set[Occurrence], anchors: set[Occurrence], ix: DocIndex | None = None) -> None:
         """Every pair compared: the fastest way for the few occurrences most articles have."""
-        n = self.distance
+        n = self._apart()
         for lf, ls, le in left:
             for rf, rs, re_ in right:
                 if rf != lf:
@@ -364,14 +393,16 @@ class Near(Node):
                     ok = not self.ordered and ls - re_ <= n
                 else:
                     ok = False  # overlapping spans are the same words, not two near each other
+                if ok and self.within and ix is not None:
+                    ok = self._same_unit(ix.fields.get(lf), min(ls, rs), max(le, re_))
                 if ok:
                     out.add((lf, min(ls, rs), max(le, re_)))
                     anchors.add((lf, ls, le))
 
     def _bisect(self, left: list[Occurrence], right: list[Occurrence],
-                out: set[Occurrence], anchors: set[Occurrence]) -> None:
+                out: set[Occurrence], anchors: set[Occurrence], ix: DocIndex | None = None) -> None:
         """Each left occurrence finds its neighbours by bisection: for long, dense texts."""
-        n = self.distance
+        n = self._apart()
         by_field: dict[str, tuple[list[int], list[Occurrence], list[int], list[Occurrence]]] = {}
         for f in {o[0] for o in right}:
             occs = [o for o in right if o[0] == f]
@@ -389,9 +420,14 @@ class Near(Node):
                 # before: the right side ends at most n words before the left starts
                 found = found + by_end[bisect_left(ends, ls - n):bisect_right(ends, ls)]
             # (overlapping spans are the same words, not two near each other: never found)
+            fi = ix.fields.get(lf) if ix is not None else None
+            kept = False
             for _, rs, re_ in found:
-                out.add((lf, min(ls, rs), max(le, re_)))
-            if found:
+                lo, hi = min(ls, rs), max(le, re_)
+                if self._same_unit(fi, lo, hi):
+                    out.add((lf, lo, hi))
+                    kept = True
+            if kept:
                 anchors.add((lf, ls, le))
 
     def anchors(self, ix: DocIndex) -> list[Occurrence]:
@@ -419,8 +455,11 @@ class Near(Node):
                 windows.append((f, *fi.char_span(s, e)))
             hits.extend(h for h in local if any(
                 f == h["field"] and s <= h["start"] and h["end"] <= e for f, s, e in windows))
-        return {"op": "ONEAR" if self.ordered else "NEAR", "distance": self.distance,
-                "text": str(self), "held": held, "count": len(occ), "children": kids}
+        out: dict[str, Any] = {"op": "ONEAR" if self.ordered else "NEAR", "distance": self.distance,
+                               "text": str(self), "held": held, "count": len(occ), "children": kids}
+        if self.within:
+            out["within"] = "sentence" if self.within == "s" else "paragraph"
+        return out
 
     def triggers(self) -> set[tuple[str, str]] | None:
         a, b = self.left.triggers(), self.right.triggers()
@@ -482,13 +521,22 @@ class Count(Node):
 
     child: Node
     n: int = field(default=1)
+    unit: str = ""
+    """`"s"`: count the sentences x occurs in (`>= 2s`); `"p"`: the paragraphs; `""`: occurrences."""
 
     def __str__(self) -> str:
-        return f"COUNT({self.child}) >= {self.n}"
+        return f"COUNT({self.child}) >= {self.n}{self.unit}"
 
     def count(self, ix: DocIndex) -> int:
         """Separate occurrences: overlapping ones (one sentence's NEAR pairs) count once."""
         child = self.child
+        if self.unit:
+            places: set[tuple[str, int]] = set()
+            for f, s, _ in child.occurrences(ix):
+                fi = ix.field(f)
+                if fi is not None:
+                    places.add((f, fi.units(self.unit)[s]))
+            return len(places)
         occ = child.anchors(ix) if isinstance(child, Near | Named) else child.occurrences(ix)
         if len(occ) < 2:
             return len(occ)

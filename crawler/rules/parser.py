@@ -68,7 +68,7 @@ def format_error(where: str, text: str, offset: int, message: str, *, line_no: i
 _NAMES = {
     "WORD": "a term", "PHRASE": 'a "phrase"', "CASED": "a {CaseSensitive} term",
     "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "AND": "AND", "OR": "OR", "NOT": "NOT",
-    "PROXOP": "NEAR/n or ONEAR/n", "FIELD": "a field such as title:", "ATLEAST": "ATLEAST(",
+    "PROXOP": "NEAR/n, NEAR/s or ONEAR/n", "FIELD": "a field such as title:", "ATLEAST": "ATLEAST(",
     "COUNT": "COUNT(", "GE": "'>='", "$END": "the end of the query",
 }
 _OPERAND = {"WORD", "PHRASE", "CASED", "LPAR", "NOT", "FIELD", "ATLEAST", "COUNT"}
@@ -123,8 +123,9 @@ def _lark_error(text: str, exc: UnexpectedInput) -> RulesSyntaxError:
         if tok.type in ("WORD", "PHRASE", "CASED", "LPAR") and "AND" in expected:
             if tok.type == "WORD" and tok.value.lower() in ("and", "or", "not"):
                 msg += f" (operators are written in capitals: {tok.value.upper()})"
-            elif tok.type == "WORD" and tok.value.upper() in ("NEAR", "ONEAR"):
-                msg += " (proximity needs a distance in words: NEAR/5)"
+            elif tok.type == "WORD" and tok.value.upper().split("/", 1)[0] in ("NEAR", "ONEAR"):
+                msg += (" (proximity needs a distance in words, a unit or both: NEAR/5, NEAR/s for "
+                        "one sentence, NEAR/p for one paragraph, NEAR/20s)")
             else:
                 msg += ' (put words that belong together in quotes: "secret talks")'
         elif tok.type == "NOT" and "AND" in expected:
@@ -283,15 +284,18 @@ class _Builder:
                 right = self.build(right_t, fields)
                 assert isinstance(op, Token)
                 ordered = op.value.startswith("O")
-                n = int(op.value.split("/", 1)[1])
-                if n > MAX_DISTANCE:
+                spec = op.value.split("/", 1)[1]
+                within = spec[-1] if spec[-1] in "sp" else ""
+                digits = spec.rstrip("sp")
+                n = int(digits) if digits else None
+                if n is not None and n > MAX_DISTANCE:
                     raise self.err(f"{op.value}: the distance must be at most {MAX_DISTANCE} words", op)
                 for side, st in ((node, kids[0]), (right, right_t)):
                     if not side.positional:
                         raise self.err(
                             f"{op.value} needs terms, phrases, OR-groups or other NEARs on both sides "
                             f"(not AND, NOT, ATLEAST or COUNT): {side}", st)
-                node = Near(node, right, n, ordered)
+                node = Near(node, right, n, ordered, within)
             return node
         if kind == "negation":
             return Not(self.build(t.children[1], fields))
@@ -338,12 +342,15 @@ class _Builder:
             child_t, ntok = t.children[1], t.children[3]
             assert isinstance(ntok, Token)
             child = self.build(child_t, fields)
-            if not ntok.value.isdigit() or int(ntok.value) < 1:
-                raise self.err(f"COUNT(…) >= needs a whole number of at least 1, not {ntok.value!r}", ntok)
+            unit = ntok.value[-1] if ntok.value[-1:] in ("s", "p") else ""
+            digits = ntok.value[:-1] if unit else ntok.value
+            if not digits.isdigit() or int(digits) < 1:
+                raise self.err("COUNT(…) >= needs a whole number of at least 1, or of sentences "
+                               f"(2s) or paragraphs (2p), not {ntok.value!r}", ntok)
             if not child.positional:
                 raise self.err("COUNT counts terms, phrases, OR-groups or NEARs (not AND, NOT, "
                                f"ATLEAST): {child}", child_t)
-            return Count(child, int(ntok.value))
+            return Count(child, int(digits), unit)
         raise self.err(f"unsupported construct {kind}", t)  # pragma: no cover
 
 

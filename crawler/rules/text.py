@@ -22,9 +22,12 @@ import unicodedata
 __all__ = [
     "HYPHENS",
     "IGNORABLE",
+    "ascii_spans",
     "fast_tokens",
+    "lead_end",
     "normalise",
     "spans_tokens",
+    "text_units",
     "word_tokens",
 ]
 
@@ -105,6 +108,13 @@ def fast_tokens(text: str, fold: bool = True) -> list[str]:
     return _WORD_RE.findall(norm)
 
 
+def ascii_spans(text: str) -> list[tuple[int, int]] | None:
+    """Token offsets of a plain ASCII text (folding changes nothing there); None otherwise."""
+    if not text.isascii():
+        return None
+    return [m.span() for m in _PLAIN_WORD_RE.finditer(text)]
+
+
 def spans_tokens(text: str, fold: bool = True) -> tuple[list[str], list[tuple[int, int]]]:
     """Normalised tokens with their (start, end) character offsets in the original `text`."""
     tokens: list[str] = []
@@ -115,6 +125,73 @@ def spans_tokens(text: str, fold: bool = True) -> tuple[list[str], list[tuple[in
             tokens.append(piece.group())
             spans.append((m.start(), m.end()))
     return tokens, spans
+
+
+_SENTENCE_END = re.compile("[.!?\u0964\u06d4\u061f\u2026]")
+"""Full stop, ! and ?, the Devanagari danda, the Urdu full stop and question mark, the ellipsis."""
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof lt gen col maj capt brig cdr adm sgt st jr sr no nos vs sen rep gov hon rev "
+    "mt ft inc ltd co corp dept est approx fig vol pp".split()
+)
+"""Words a full stop follows without ending the sentence ("Lt. Gen. Asim Malik")."""
+
+
+def text_units(text: str, spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Sentence and paragraph number of each token, from the gaps between token `spans` in `text`.
+
+    A paragraph ends at a line break; a sentence ends there too, or at an end mark followed
+    by a space, unless the mark is the full stop of an initial ("J. N. Dixit", "U.S.") or a
+    title ("Lt. Gen."), or the next word starts in lower case.  This is what keeps a NEAR/s
+    inside one sentence: a "Related:" line never lends its words to the article's last line.
+    """
+    sentences: list[int] = []
+    paragraphs: list[int] = []
+    sent = para = 0
+    prev_end = 0
+    prev_word = ""
+    for i, (start, end) in enumerate(spans):
+        if i:
+            gap = text[prev_end:start]
+            if "\n" in gap:
+                sent += 1
+                para += 1
+            else:
+                m = _SENTENCE_END.search(gap)
+                if m and any(c.isspace() for c in gap[m.end():]):
+                    initial = m.group() == "." and (
+                        len(prev_word) == 1 or prev_word.casefold() in _ABBREVIATIONS)
+                    lower = text[start:end][:1].islower()
+                    if not initial and not lower:
+                        sent += 1
+        sentences.append(sent)
+        paragraphs.append(para)
+        prev_end = end
+        prev_word = text[start:end]
+    return sentences, paragraphs
+
+
+def lead_end(text: str, words: int) -> int:
+    """Where the opening of `text` ends: its first `words` words, never into its last paragraph.
+
+    A lead is the opening of a story.  The last paragraph is left out of it when the ones
+    before it hold half a lead or more, because that is where page furniture lands: in a
+    short text an "Also read" teaser after the story must not become part of its lead.  (A
+    first paragraph shorter than that is a headline or dateline repeated, not the story.)
+    """
+    ends: list[int] = []
+    for m in _ORIG_WORD_RE.finditer(text):  # only the opening words: bodies can be long
+        ends.append(m.end())
+        if len(ends) >= words:
+            break
+    if not ends:
+        return 0
+    cut = ends[-1]
+    last = text.rstrip().rfind("\n")
+    if last >= 0 and cut > last:
+        before = [e for e in ends if e <= last]
+        if len(before) * 2 >= words:
+            cut = before[-1]
+    return cut
 
 
 def word_tokens(text: str) -> list[str]:

@@ -1,0 +1,136 @@
+"""Figures of a topic on labelled coverage: overall, per phrasing class, under page furniture.
+
+    .venv/bin/python bench/topic.py ../shared [--rules config/rules/india-pakistan-backchannel.toml]
+
+Reads `<shared>/topic-real/articles.jsonl` (real excerpts) and `<shared>/topic-dev/articles.jsonl`
+(written for the project) in place.  Prints, for the rules file given (the default topic
+unless told), precision and recall on the real set (all of it, the tuning part and the
+held-out part: lines whose 0-based index % 3 == 2), on the dev set, recall per phrasing
+class, the same figures with an "Also read" cricket line, a "Related" line about another
+pair's secret talks, or no headline, and the near-miss safety net.  Nothing is asserted:
+`tests/test_topic_real.py` holds the targets.
+
+Phrasing classes are found by what a positive says, with our own patterns, not by hand:
+an article is in every class whose words it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crawler.models import Document
+from crawler.rules.engine import RuleSet, near_miss
+from crawler.rules.evaluate import evaluate, read_labelled
+from crawler.rules.topics import load_topics
+from tests.support.furniture import ALSO_READ, RELATED, variants
+
+__all__ = ["CLASSES", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RULES = ROOT / "config" / "rules" / "india-pakistan-backchannel.toml"
+
+_BACK_CHANNEL = re.compile(r"back[\s\-\u2010\u2011]?channel|बैक[\s-]?चैनल|بیک چینل", re.I)
+
+
+def _says(pattern: str) -> Callable[[str], bool]:
+    rx = re.compile(pattern, re.I)
+    return lambda text: rx.search(text) is not None
+
+
+CLASSES: dict[str, Callable[[str], bool]] = {
+    "says back channel": lambda t: _BACK_CHANNEL.search(t) is not None,
+    "never says back channel": lambda t: _BACK_CHANNEL.search(t) is None,
+    "direct channel, neutral words": _says(
+        r"hotline|in touch|in contact|phone call|phoned|reached out|counterpart|lines? of communication"
+        r"|फोन|हॉटलाइन|समकक्ष|فون|ہاٹ لائن"),
+    "secrecy words (no back channel)": lambda t: _BACK_CHANNEL.search(t) is None and _says(
+        r"secret|hush|backroom|back-?door|behind[\s-]the[\s-]scenes?|behind closed doors|covert|quiet"
+        r"|neutral venue|in camera|feeler|गुप्त|गोपनीय|خفیہ")(t),
+    "Track II by name": _says(r"track[\s\-\u2011]*(ii|2|two)|neemrana|chaophraya|pugwash|ottawa dialogue"),
+    "not in English": _says(r"[\u0900-\u097f\u0600-\u06ff]{3,}.*[\u0900-\u097f\u0600-\u06ff]{3,}"),
+}
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [r for r in read_labelled(path) if r.get("label") in (0, 1, "0", "1")]
+
+
+def _pr(ruleset: RuleSet, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return evaluate(ruleset, rows)["topics"][0]
+
+
+def _fmt(s: dict[str, Any]) -> str:
+    return f"P {s['precision']:.3f}  R {s['recall']:.3f}  (tp {s['tp']}, fp {s['fp']}, fn {s['fn']})"
+
+
+def _doc(row: dict[str, Any]) -> Document:
+    return Document(title=str(row.get("title") or ""), body=str(row.get("text") or ""))
+
+
+def safety_net(ruleset: RuleSet, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Flagged articles, near misses, and how many positives the two hold together."""
+    flagged = misses = positives = held = 0
+    for row in rows:
+        doc = _doc(row)
+        hit = bool(ruleset.matching_ids(doc))
+        miss = not hit and near_miss(ruleset, doc) is not None
+        flagged += hit
+        misses += miss
+        if int(row["label"]) == 1:
+            positives += 1
+            held += hit or miss
+    return {"flagged": flagged, "near_misses": misses, "positives": positives, "held": held}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("shared", type=Path, help="the shared data folder (../shared)")
+    ap.add_argument("--rules", type=Path, default=DEFAULT_RULES, help="the topic file to measure")
+    args = ap.parse_args(argv)
+    ruleset = load_topics([args.rules])
+    real = _rows(args.shared / "topic-real" / "articles.jsonl")
+    every = list(read_labelled(args.shared / "topic-real" / "articles.jsonl"))
+    tuning = [r for i, r in enumerate(every) if i % 3 != 2 and r.get("label") in (0, 1, "0", "1")]
+    held_out = [r for i, r in enumerate(every) if i % 3 == 2 and r.get("label") in (0, 1, "0", "1")]
+    dev = _rows(args.shared / "topic-dev" / "articles.jsonl")
+
+    print(f"rules: {args.rules}")
+    print(f"topic-real, all ({len(real)}):      {_fmt(_pr(ruleset, real))}")
+    print(f"topic-real, tuning ({len(tuning)}):    {_fmt(_pr(ruleset, tuning))}")
+    print(f"topic-real, held-out ({len(held_out)}):  {_fmt(_pr(ruleset, held_out))}")
+    print(f"topic-dev ({len(dev)}):             {_fmt(_pr(ruleset, dev))}")
+
+    print("\nrecall per phrasing class (topic-real positives; an article may be in several)")
+    for name, test in CLASSES.items():
+        pos = [r for r in real if int(r["label"]) == 1 and test(f"{r.get('title') or ''}\n{r.get('text') or ''}")]
+        hit = sum(1 for r in pos if ruleset.matching_ids(_doc(r)))
+        print(f"  {name:34s} {hit:3d}/{len(pos):<3d} = {hit / len(pos) if pos else 1:.3f}")
+    neg = [r for r in real if int(r["label"]) == 0 and CLASSES["says back channel"](str(r.get("text")))]
+    fp = sum(1 for r in neg if ruleset.matching_ids(_doc(r)))
+    print(f"  negatives that say back channel: {fp}/{len(neg)} flagged")
+
+    print("\npage furniture (one line appended to every article, variants in turn)")
+    for name, data in (("topic-real", real), ("topic-dev", dev)):
+        for label, lines, headline in (("plain", (), True), ("+ Also read (cricket)", ALSO_READ, True),
+                                       ("+ Related (other pair)", RELATED, True), ("no headline", (), False),
+                                       ("no headline + Also read", ALSO_READ, False),
+                                       ("no headline + Related", RELATED, False)):
+            print(f"  {name:10s} {label:26s} {_fmt(_pr(ruleset, variants(data, lines, headline=headline)))}")
+
+    print("\nnear misses (the safety net: flagged + near misses should hold >= 97% of positives,"
+          " near misses <= flagged)")
+    for name, data in (("topic-real", real), ("topic-dev", dev)):
+        s = safety_net(ruleset, data)
+        print(f"  {name:10s} flagged {s['flagged']}, near misses {s['near_misses']}, positives held "
+              f"{s['held']}/{s['positives']} = {s['held'] / s['positives']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
