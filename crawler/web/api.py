@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from storage import REVIEW_STATES, ReviewFilter, ReviewState
 
 from . import exports
-from .context import CSRF, Ctx, FiltersDep, article_or_404, day_start
+from .context import CSRF, ArticleId, Ctx, FiltersDep, Offset, StoryId, article_or_404, day_start
 from .metrics import CONTENT_TYPE, render_metrics
 from .pages import CHART_DAYS
 
@@ -84,7 +84,7 @@ def healthz(ctx: Ctx) -> JSONResponse:
 
 @router.get("/api/articles", tags=["review"], response_model=ReviewList)
 def api_list(ctx: Ctx, f: FiltersDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-             offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+             offset: Offset = 0) -> dict[str, Any]:
     """Flagged articles, newest first, with the list page's filters and search."""
     result = ctx.store.review_page(f.review_filter(), limit=limit, offset=offset)
     return {"total": result.total, "limit": limit, "offset": offset,
@@ -92,7 +92,7 @@ def api_list(ctx: Ctx, f: FiltersDep, limit: Annotated[int, Query(ge=1, le=1000)
 
 
 @router.get("/api/articles/{article_id}", tags=["review"])
-def api_article(ctx: Ctx, article_id: int) -> dict[str, Any]:
+def api_article(ctx: Ctx, article_id: ArticleId) -> dict[str, Any]:
     """One stored article: text, metadata, every match with its explanation and review state, its story."""
     art = article_or_404(ctx, article_id)
     data = {k: getattr(art, k) for k in art.__slots__ if k != "matches"}
@@ -110,7 +110,7 @@ def api_article(ctx: Ctx, article_id: int) -> dict[str, Any]:
 
 @router.post("/api/articles/{article_id}/mark", tags=["review"], response_model=MarkOut,
           dependencies=[CSRF])
-def api_mark(ctx: Ctx, article_id: int, body: MarkIn, f: FiltersDep) -> dict[str, Any]:
+def api_mark(ctx: Ctx, article_id: ArticleId, body: MarkIn, f: FiltersDep) -> dict[str, Any]:
     """Mark an article's matches (one topic, or all); kept with time and note for `export-labels`."""
     article_or_404(ctx, article_id)
     changed = ctx.store.mark(article_id, body.state, note=body.note, topic=body.topic)
@@ -121,7 +121,7 @@ def api_mark(ctx: Ctx, article_id: int, body: MarkIn, f: FiltersDep) -> dict[str
 
 
 @router.get("/api/stories/{story_id}", tags=["review"])
-def api_story(ctx: Ctx, story_id: int) -> dict[str, Any]:
+def api_story(ctx: Ctx, story_id: StoryId) -> dict[str, Any]:
     """The flagged articles of one story (near-duplicate coverage of one event)."""
     rows = ctx.store.story_rows(story_id)
     if not rows:
@@ -130,7 +130,7 @@ def api_story(ctx: Ctx, story_id: int) -> dict[str, Any]:
 
 
 @router.post("/api/stories/{story_id}/mark", tags=["review"], response_model=MarkOut, dependencies=[CSRF])
-def api_story_mark(ctx: Ctx, story_id: int, body: MarkIn) -> dict[str, Any]:
+def api_story_mark(ctx: Ctx, story_id: StoryId, body: MarkIn) -> dict[str, Any]:
     """Mark every article of a story at once."""
     if not ctx.store.story_rows(story_id):
         raise HTTPException(404, f"no story {story_id}")
@@ -141,7 +141,7 @@ def api_story_mark(ctx: Ctx, story_id: int, body: MarkIn) -> dict[str, Any]:
 @router.get("/api/search", tags=["review"])
 def api_search(ctx: Ctx, q: Annotated[str, Query(min_length=1, max_length=500)],
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+               offset: Offset = 0) -> dict[str, Any]:
     """Full-text search over every stored article, flagged or not (FTS5 / PostgreSQL full-text)."""
     found, total = ctx.store.search_articles(q, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": [r.to_json() for r in found]}

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -132,6 +134,17 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
             return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code)
         return ctx.render(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
                           status=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        """A page asked with a bad id or offset gets the error page; the API keeps FastAPI's detail."""
+        path = request.url.path
+        if path.startswith("/api/") or wants_json(request) or request.method != "GET":
+            return await request_validation_exception_handler(request, exc)
+        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}"
+                          for e in exc.errors())
+        return ctx.render(request, "error.html", {"status": 422, "detail": where or "invalid request"},
+                          status=422)
 
     return app
 

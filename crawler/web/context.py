@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -21,7 +21,17 @@ from storage import ReviewFilter, ReviewState, Store, StoredArticle
 from ..settings import LoadedConfig
 from .security import CSRF_COOKIE, Guard
 
-__all__ = ["CSRF", "Context", "Ctx", "Filters", "FiltersDep", "article_or_404", "day_start", "wants_json"]
+__all__ = ["CSRF", "MAX_ID", "ArticleId", "Context", "Ctx", "Filters", "FiltersDep", "Offset", "StoryId",
+           "article_or_404", "day_start", "wants_json"]
+
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers in PostgreSQL's schema: a larger one cannot exist, and past 64 bits
+SQLite cannot even be asked (an OverflowError, a 500), so the app answers 422 before asking."""
+MAX_OFFSET = 2**31 - 1
+
+ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="An article's id.")]
+StoryId = Annotated[int, Path(ge=1, le=MAX_ID, description="A story's id (its first article's id).")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip, for paging.")]
 
 
 @dataclass(slots=True)

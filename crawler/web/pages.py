@@ -18,7 +18,7 @@ from storage import FILTER_STATES, ReviewState
 
 from ..display import hits_of
 from .charts import PALETTE, bar_svg, daily_chart
-from .context import CSRF, Ctx, FiltersDep, article_or_404, day_start, wants_json
+from .context import CSRF, ArticleId, Ctx, FiltersDep, StoryId, article_or_404, day_start, wants_json
 from .render import highlight, highlight_paragraphs
 from .security import SESSION_COOKIE
 
@@ -47,7 +47,7 @@ def list_page(ctx: Ctx, request: Request, f: FiltersDep, page: Annotated[int, Qu
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
-def article_page(ctx: Ctx, request: Request, article_id: int, f: FiltersDep) -> HTMLResponse:
+def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDep) -> HTMLResponse:
     art = article_or_404(ctx, article_id)
     hits = hits_of(m.explanation for m in art.matches)
     prev_id, next_id = ctx.store.neighbours(article_id, f.review_filter())
@@ -63,7 +63,7 @@ def article_page(ctx: Ctx, request: Request, article_id: int, f: FiltersDep) -> 
 
 
 @router.post("/articles/{article_id}/mark", include_in_schema=False, dependencies=[CSRF])
-def mark_form(ctx: Ctx, request: Request, article_id: int, f: FiltersDep,
+def mark_form(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDep,
               state: Annotated[ReviewState, Form()],
               note: Annotated[str | None, Form(max_length=5000)] = None,
               topic: Annotated[str | None, Form(max_length=200)] = None) -> Response:
@@ -81,7 +81,7 @@ def mark_form(ctx: Ctx, request: Request, article_id: int, f: FiltersDep,
 
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse, include_in_schema=False)
-def story_page(ctx: Ctx, request: Request, story_id: int) -> HTMLResponse:
+def story_page(ctx: Ctx, request: Request, story_id: StoryId) -> HTMLResponse:
     rows = ctx.store.story_rows(story_id)
     if not rows:
         raise HTTPException(404, f"no story {story_id}")
@@ -90,7 +90,7 @@ def story_page(ctx: Ctx, request: Request, story_id: int) -> HTMLResponse:
 
 
 @router.post("/stories/{story_id}/mark", include_in_schema=False, dependencies=[CSRF])
-def story_mark_form(ctx: Ctx, request: Request, story_id: int,
+def story_mark_form(ctx: Ctx, request: Request, story_id: StoryId,
                     state: Annotated[ReviewState, Form()],
                     note: Annotated[str | None, Form(max_length=5000)] = None,
                     topic: Annotated[str | None, Form(max_length=200)] = None) -> Response:
