@@ -124,7 +124,9 @@ class ReviewsPart(SearchPart):
         a, m = articles.c, matches.c
         when = func.coalesce(a.published, a.fetched_at)
         cond: list[ColumnElement[bool]] = []
-        if f.state != "all":
+        if f.states is not None:
+            cond.append(m.state.in_(f.states))
+        elif f.state != "all":
             cond.append(m.state == f.state)
         if f.topic:
             cond.append(m.topic_id == f.topic)

@@ -201,6 +201,8 @@ class ReviewFilter:
 
     state: str = "unreviewed"
     """A review state, or `all`."""
+    states: tuple[str, ...] | None = None
+    """Several review states at once (the Atom feed's default: unreviewed and relevant); overrides `state`."""
     topic: str | None = None
     source: str | None = None
     """An outlet (`source`) or a feed name."""

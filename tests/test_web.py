@@ -261,7 +261,7 @@ def test_dashboard(client: TestClient, world) -> None:
 
 def test_atom_feed_parses_and_filters_by_topic(client: TestClient, world) -> None:
     _, store, sample, _ = world
-    res = client.get("/feed.atom")
+    res = client.get("/feed.atom?state=all")
     assert res.status_code == 200 and res.headers["content-type"].startswith("application/atom+xml")
     feed = feedparser.parse(res.content)
     assert not feed.bozo, feed.bozo_exception
@@ -273,9 +273,37 @@ def test_atom_feed_parses_and_filters_by_topic(client: TestClient, world) -> Non
     first = store.review_page(ReviewFilter(state="all"), limit=1).rows[0]
     assert feed.entries[0].link == first.link
     assert feed.entries[0].tags[0].term == first.topic
-    topic = client.get("/feed.atom", params={"topic": first.topic})
+    topic = client.get("/feed.atom", params={"topic": first.topic, "state": "all"})
     assert len(feedparser.parse(topic.content).entries) == len(feed.entries)
-    assert feedparser.parse(client.get("/feed.atom?topic=nope").content).entries == []
+    unknown = client.get("/feed.atom?topic=nope")
+    assert unknown.status_code == 404 and "nope" in unknown.text
+
+
+def test_atom_feed_leaves_out_irrelevant_and_keeps_updated_when_marked(client: TestClient, world) -> None:
+    _, store, sample, _ = world
+    rows = store.review_page(ReviewFilter(state="unreviewed"), limit=3).rows
+    one, two = rows[0].id, next(r.id for r in rows if r.id != rows[0].id)
+
+    def entries(query: str = "") -> dict[str, feedparser.FeedParserDict]:
+        return {e.id: e for e in feedparser.parse(client.get("/feed.atom" + query).content).entries}
+
+    before = entries()
+    key_one, key_two = f"urn:newswatch:article:{one}", f"urn:newswatch:article:{two}"
+    assert key_one in before and key_two in before
+    store.mark(one, "relevant")
+    store.mark(two, "irrelevant")
+    try:
+        after = entries()
+        assert key_two not in after  # never the irrelevant ones, by default
+        assert after[key_one].updated == before[key_one].updated  # marking does not re-publish
+        assert set(entries("?state=irrelevant")) == {f"urn:newswatch:article:{r.id}" for r in
+                                                      store.review_page(ReviewFilter(state="irrelevant"),
+                                                                        limit=100).rows}
+        assert key_one in entries("?state=relevant") and key_one not in entries("?state=unreviewed")
+        assert client.get("/feed.atom?state=bogus").status_code == 422
+    finally:
+        store.mark(one, "unreviewed")
+        store.mark(two, "unreviewed")
 
 
 def test_metrics_exposition(client: TestClient, world) -> None:

@@ -7,7 +7,7 @@ the CSRF token of a browser session or a bearer token (`context.CSRF`).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -24,6 +24,8 @@ from .pages import CHART_DAYS
 __all__ = ["router"]
 
 FEED_LIMIT = 100
+FEED_STATES = ("unreviewed", "relevant")
+"""What the Atom feed carries unless asked: never what a reviewer called irrelevant."""
 
 router = APIRouter()
 
@@ -52,15 +54,26 @@ class ReviewList(BaseModel):
 
 
 @router.get("/feed.atom", tags=["outputs"], response_class=Response,
-         responses={200: {"content": {"application/atom+xml": {}}}})
-def atom(ctx: Ctx, request: Request, topic: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-    """The latest 100 flagged articles (all topics, or one) as an Atom feed."""
-    rows = ctx.store.review_page(ReviewFilter(state="all", topic=topic or None), limit=FEED_LIMIT,
-                             details=True).rows
+            responses={200: {"content": {"application/atom+xml": {}}}, 404: {"description": "Unknown topic."}})
+def atom(ctx: Ctx, request: Request, topic: Annotated[str | None, Query(max_length=200)] = None,
+         state: Annotated[ReviewState | Literal["all"] | None, Query(
+             description="Only this review state, or `all`; by default unreviewed and relevant articles, "
+                         "never the ones marked irrelevant.")] = None) -> Response:
+    """The latest 100 flagged articles (all topics, or one) as an Atom feed.
+
+    An entry's `<updated>` is when it was flagged, so marking an article does not
+    make a feed reader show it again as new.
+    """
+    if topic and topic not in ctx.topic_names and topic not in ctx.store.facets()[0]:
+        raise HTTPException(404, f"no topic {topic!r}")
+    f = (ReviewFilter(states=FEED_STATES, topic=topic or None) if state is None
+         else ReviewFilter(state=str(state), topic=topic or None))
+    rows = ctx.store.review_page(f, limit=FEED_LIMIT, details=True).rows
     base = ctx.base_url(request)
     title = f"newswatch · {ctx.topic_name(topic)}" if topic else "newswatch · flagged articles"
     feed_id = f"urn:newswatch:feed:{topic}" if topic else "urn:newswatch:feed:all"
-    self_url = f"{base}/feed.atom" + (f"?{urlencode({'topic': topic})}" if topic else "")
+    query = {k: v for k, v in (("topic", topic), ("state", state)) if v}
+    self_url = f"{base}/feed.atom" + (f"?{urlencode(query)}" if query else "")
     body = exports.atom_feed(rows, feed_id=feed_id, title=title, self_url=self_url, base_url=base,
                              topic_names=ctx.topic_names)
     return Response(body, media_type="application/atom+xml; charset=utf-8")
