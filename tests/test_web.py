@@ -334,6 +334,19 @@ def test_healthz_and_openapi(client: TestClient) -> None:
     assert "MarkIn" in spec["components"]["schemas"]
 
 
+def test_api_docs_need_no_cdn(client: TestClient) -> None:
+    res = client.get("/api/docs")
+    assert res.status_code == 200 and "swagger-ui" in res.text
+    csp = res.headers["content-security-policy"]
+    assert "http" not in csp and "script-src 'self';" in csp
+    sources = re.findall(r'(?:src|href)="([^"]+)"', res.text)
+    assert sources and all(s.startswith("/") or s.startswith("data:") for s in sources), sources
+    for src in sources:
+        if src.startswith("/"):
+            assert client.get(src).status_code == 200, src
+    assert "SwaggerUIBundle" in client.get("/api/docs/assets/swagger-ui-bundle.js").text
+
+
 def test_api_endpoints(client: TestClient, world) -> None:
     _, _store, sample, _ = world
     listing = client.get("/api/articles", params={"state": "all", "limit": 5}).json()

@@ -15,6 +15,7 @@ pool, and the `Store` API is synchronous and short.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -44,9 +45,11 @@ HERE = Path(__file__).resolve().parent
 PUBLIC_PATHS = ("/healthz", "/login", "/static/")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+"""Swagger UI sets inline styles; its scripts, like everything else, come from the app itself."""
+SWAGGER_UI = files("fastapi_offline") / "static"
+"""Swagger UI's files, as the fastapi-offline package ships them (kept current with Swagger UI 5)."""
 STATE_LABELS = {state: state.capitalize() for state in FILTER_STATES}
 """How the pages name a review state (and the `all` filter)."""
 
@@ -92,10 +95,17 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
         version="1",
         description="Flagged articles, review marks, stories and feed health. When `review.token` "
                     "is set, send it as `Authorization: Bearer <token>`.",
-        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
     )
     app.state.ctx = ctx
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/api/docs/assets", StaticFiles(directory=str(SWAGGER_UI)), name="docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """Swagger UI over `/api/openapi.json`, working offline: no file comes from a CDN."""
+        return ctx.templates.TemplateResponse(request, "docs.html", {
+            "title": app.title, "openapi_url": app.openapi_url})
     app.include_router(pages.router)
     app.include_router(api.router)
 
@@ -117,7 +127,7 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
             return JSONResponse({"detail": "authentication required"}, status_code=401,
                                 headers={"WWW-Authenticate": challenge})
         response: Response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if path == "/api/docs" else CSP)
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if path.startswith("/api/docs") else CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
