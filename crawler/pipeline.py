@@ -27,9 +27,13 @@ from .scrape import scrape
 from .settings import FeedSettings
 from .stories import assign_stories
 
-__all__ = ["FeedReport", "Pipeline"]
+__all__ = ["FEED_ACCEPT", "FeedReport", "Pipeline", "feed_text", "page_is_thinner"]
 
 log = logging.getLogger("newswatch.pipeline")
+
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+"""What a feed poll asks for (`feeds test` asks the same, so it sees what the daemon sees)."""
 
 OnFlagged = Callable[[int, NewArticle, list[Match]], Awaitable[None]]
 
@@ -55,13 +59,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _feed_text(entry: FeedEntry) -> str:
+def feed_text(entry: FeedEntry) -> str:
     """The best text the feed itself gives: its full content when it has one, else the summary."""
     content, summary = entry.content.strip(), entry.summary.strip()
     return content if len(content) > len(summary) else summary
 
 
-def _page_is_thinner(page_text: str, feed_text: str) -> bool:
+def page_is_thinner(page_text: str, feed_text: str) -> bool:
     """Whether extraction got much less than the feed carries (a consent wall, a script-built page).
 
     Feed summaries are normally teasers far shorter than the page; a page text under
@@ -103,8 +107,7 @@ class Pipeline:
                 feed.url,
                 etag=None if cfg.ignore_http_cache else feed.etag,
                 last_modified=None if cfg.ignore_http_cache else feed.last_modified,
-                accept="application/rss+xml, application/atom+xml, application/rdf+xml, "
-                       "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+                accept=FEED_ACCEPT,
             )
         except FetchError as exc:
             return await self._failed(feed, cfg, report, now, started, policy, exc.kind, exc.status,
@@ -214,7 +217,7 @@ class Pipeline:
                 http_status, article, fetch_error = page.status, page.article, page.error
                 if article is not None:
                     final_url = page.url
-                if article is not None and fetch_error is None and _page_is_thinner(article.text, _feed_text(entry)):
+                if article is not None and fetch_error is None and page_is_thinner(article.text, feed_text(entry)):
                     fetch_error = (f"the page gave {len(article.text.split())} words, "
                                    "fewer than the feed's own text")
                     article.text = ""
@@ -230,7 +233,7 @@ class Pipeline:
             assert article is not None
             text, method, text_from = article.text, article.method, "page"
         else:
-            text, method, text_from = _feed_text(entry), "feed", "feed"
+            text, method, text_from = feed_text(entry), "feed", "feed"
         new = NewArticle(
             url=entry.url,
             link=entry.link if entry.opaque else final_url,

@@ -38,14 +38,15 @@ def test_test_command_match_and_tree() -> None:
     r = runner.invoke(rules_app, ["test", "backchannel NEAR/3 pakistan", "--text", "The backchannel with Pakistan"])
     assert r.exit_code == 0, r.output
     assert "MATCH" in r.output and "NO MATCH" not in r.output
-    assert "NEAR/3" in r.output
+    assert "within 3 words of each other — found 1 time" in r.output
+    assert "NEAR" not in r.output.split("\n", 1)[1]
 
 
 def test_test_command_no_match_json(tmp_path: Path) -> None:
     f = tmp_path / "a.txt"
     f.write_text("nothing relevant", encoding="utf-8")
     r = runner.invoke(rules_app, ["test", "backchannel", "--file", str(f), "--json"])
-    assert r.exit_code == 0
+    assert r.exit_code == 1  # like grep: no match
     data = json.loads(r.output)
     assert data["matched"] is False and data["clauses"]["held"] is False
 
@@ -106,3 +107,46 @@ def test_eval_with_rules_files(tmp_path: Path) -> None:
     r = runner.invoke(rules_app, ["eval", str(labelled(tmp_path)), "--rules", str(t), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["topics"][0]["tp"] == 1
+
+
+TOPIC = """\
+id = "bc"
+query = '@india AND @pakistan AND title:(backchannel OR talks)'
+exclude = 'cricket'
+[terms]
+india = 'india OR delhi OR indian* OR "new delhi" OR bharat'
+pakistan = "pakistan* OR islamabad"
+"""
+
+
+def test_test_topic_uses_its_lists_and_exclude(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, TOPIC)
+    args = ["test", "--topic", "bc", "--config", str(cfg), "--title", "Backchannel [analysis]"]
+    r = runner.invoke(rules_app, [*args, "--text", "Delhi and Islamabad kept talking."])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("MATCH  topic bc")
+    assert "Backchannel [analysis]" in r.output  # Rich markup does not eat bracketed text
+    assert "title: 1 hit (backchannel) · body: 2 hits (delhi, pakistan*)" not in r.output  # the list's terms
+    assert "title: 1 hit (backchannel) · body: 2 hits (delhi, islamabad)" in r.output
+    assert "a term of the list “india” (5 terms) — found delhi" in r.output
+    assert "one of backchannel, talks in the title — found backchannel" in r.output
+    assert "not excluded, because this did not hold:" in r.output
+    for jargon in ("LIST", "ANY OF", " OR ", " AND ", "@india"):
+        assert jargon not in r.output
+    r = runner.invoke(rules_app, [*args, "--text", "Delhi and Islamabad talked cricket."])
+    assert r.exit_code == 1
+    assert "the exclude clause removed it" in r.output and "excluded, because this held:" in r.output
+    r = runner.invoke(rules_app, [*args, "--text", "Delhi and Islamabad talked cricket.", "--json"])
+    assert r.exit_code == 1 and json.loads(r.output)["excluded"] is True
+
+
+def test_test_topic_errors_exit_2(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, TOPIC)
+    r = runner.invoke(rules_app, ["test", "--topic", "nope", "--config", str(cfg), "--text", "x"])
+    assert r.exit_code == 2 and "no topic 'nope' (topics: bc)" in r.output
+    r = runner.invoke(rules_app, ["test", "india", "--topic", "bc", "--config", str(cfg), "--text", "x"])
+    assert r.exit_code == 2 and "one of them" in r.output
+    r = runner.invoke(rules_app, ["test", "--topic", "bc", "--config", str(tmp_path / "none.toml"), "--text", "x"])
+    assert r.exit_code == 2 and "config file not found" in r.output
+    r = runner.invoke(rules_app, ["test", "india", "--file", str(tmp_path / "missing.txt")])
+    assert r.exit_code == 2 and "cannot read" in r.output

@@ -64,6 +64,12 @@ def test_explain_shows_why_and_which_clause_failed(setup) -> None:
     res = runner.invoke(app, ["rules", "explain", str(ids[0]), "--topic", "bc", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     assert "MATCHES" in res.output and "✓" in res.output
+    flat = " ".join(res.output.split())  # the console wraps at 80 columns
+    scopes = "title: 3 hits (india, pakistan, backchannel) · body: 3 hits (delhi, islamabad, backchannel)"
+    assert flat.index("MATCHES") < flat.index(scopes) < flat.index(ARTICLES[0][1])  # in the header
+    assert "one of india, delhi — found india, delhi" in res.output and " OR " not in res.output
+    res = runner.invoke(app, ["rules", "explain", str(ids[1]), "--topic", "bc", "--config", str(cfg)])
+    assert "✗ backchannel — not found" in res.output
     res = runner.invoke(app, ["rules", "explain", str(ids[1]), "--topic", "bc", "--config", str(cfg), "--json"])
     data = json.loads(res.output)
     (exp,) = data["explanations"]

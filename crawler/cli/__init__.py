@@ -13,6 +13,7 @@ import typer
 from ..settings import ConfigError
 from . import daemon, serve, tools
 from .common import print_problems
+from .feeds import feeds_app
 from .review import review_app
 from .rules import rules_app
 
@@ -30,6 +31,7 @@ daemon.register(app)
 app.add_typer(review_app, name="review")
 tools.register(app)
 app.add_typer(rules_app, name="rules", help="Test, explain, evaluate and backtest topic rules.")
+app.add_typer(feeds_app, name="feeds")
 serve.register(app)
 
 

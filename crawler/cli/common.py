@@ -128,9 +128,10 @@ def profiles_of(loaded: LoadedConfig | None) -> SiteProfiles | None:
         fail(exc.problems)
 
 
-def scrape_or_fail(url: str, loaded: LoadedConfig | None) -> ScrapedPage:
-    """Read one article page as the daemon would (its HTTP settings and site profiles); exit 1
-    when it cannot be fetched or is not HTML. Without a config, the defaults apply."""
+def scrape_or_fail(url: str, loaded: LoadedConfig | None, code: int = 1) -> ScrapedPage:
+    """Read one article page as the daemon would (its HTTP settings and site profiles); exit `code`
+    (1 unless the command gives 1 another meaning) when it cannot be fetched or is not HTML.
+    Without a config, the defaults apply."""
     from ..fetch import FetchError
     from ..scrape import scrape_now
     from ..settings import HttpSettings
@@ -139,9 +140,9 @@ def scrape_or_fail(url: str, loaded: LoadedConfig | None) -> ScrapedPage:
     try:
         page = scrape_now(url, loaded.settings.http if loaded else HttpSettings(), profiles)
     except FetchError as exc:
-        fail([f"{url}: {exc}"], 1)
+        fail([f"{url}: {exc}"], code)
     if page.article is None:
-        fail([f"{url}: {page.error}"], 1)
+        fail([f"{url}: {page.error}"], code)
     return page
 
 

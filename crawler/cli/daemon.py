@@ -46,9 +46,13 @@ def run(config: ConfigOpt = None,
     def current() -> Runtime:  # the notifier follows reloads
         return daemon.runtime
 
+    from .reload import pid_file_written
+
     daemon = Daemon(runtime, notifier=make_notifier(current))
     try:
-        raise typer.Exit(asyncio.run(daemon.run()))
+        with pid_file_written():  # so that `feeds add` can find and reload this daemon
+            code = asyncio.run(daemon.run())
+        raise typer.Exit(code)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except (SQLAlchemyError, OSError) as exc:  # e.g. PostgreSQL down at start: systemd retries

@@ -9,6 +9,7 @@ exit status 2, never a traceback.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from ..rules.topics import load_topics, topic_from_query
 from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
 from .common import fail, highlighted, load_config, open_store, scrape_or_fail
 
-__all__ = ["clause_tree", "load_ruleset", "rules_app"]
+__all__ = ["clause_label", "clause_tree", "load_ruleset", "rules_app", "scopes_line"]
 
 rules_app = typer.Typer(
     name="rules",
@@ -49,61 +50,206 @@ def load_ruleset(config: Path | None, rules: list[Path] | None = None) -> RuleSe
     return load_topics(loaded.rule_files())
 
 
-def clause_tree(node: dict[str, Any], tree: Tree | None = None) -> Tree:
-    """A Rich tree of clauses, green where they held and red where they failed."""
-    mark = "[green]✓[/green]" if node["held"] else "[red]✗[/red]"
-    label = node["op"] if node["op"] != "term" else ""
-    extra = f" ×{node['count']}" if node.get("count") else ""
-    text = node["text"] if node["op"] == "term" else f"{label}: {node['text']}"
-    line = f"{mark} {_escape(text)}{extra}"
-    branch = tree.add(line) if tree is not None else Tree(line)
+_HOW = {
+    "AND": "all of these",
+    "OR": "at least one of these",
+    "NOT": "not this",
+}
+
+
+def _words(n: int) -> str:
+    return f"{n} word{'s' if n != 1 else ''}"
+
+
+def _found(count: int | None) -> str:
+    if not count:
+        return "not found"
+    return f"found {count} time{'s' if count != 1 else ''}"
+
+
+def clause_label(node: dict[str, Any]) -> str:
+    """One clause in plain words: what it asks for and what was found, without the query's operators."""
+    op = node["op"]
+    if op == "term":
+        return f"{node['text']} — {_found(node.get('count'))}"
+    if op in _HOW:
+        return _HOW[op]
+    if op in ("NEAR", "ONEAR"):
+        how = "in this order, " if op == "ONEAR" else ""
+        where = f"in one {node['within']}, " if node.get("within") else ""
+        return f"{where}{how}within {_words(node['distance'])} of each other — {_found(node.get('count'))}"
+    if op == "ATLEAST":
+        return f"at least {node['n']} of these — {node.get('count', 0)} held"
+    if op == "COUNT":
+        return f"mentioned at least {node['n']} times — {node.get('count', 0)} found"
+    if op == "LIST":
+        return f"any term of the list {node['text'].lstrip('@')}"
+    return f"{op.lower()}: {node['text']}"  # an operator this renderer does not know yet: shown as written
+
+
+def _term_group(node: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The terms of a clause that is only a choice of terms (a list, or ORs of plain terms), else None."""
+    if node["op"] == "term":
+        return [node]
+    if node["op"] not in ("OR", "LIST"):
+        return None
+    terms: list[dict[str, Any]] = []
     for child in node.get("children", []):
+        sub = _term_group(child)
+        if sub is None:
+            return None
+        terms.extend(sub)
+    return terms
+
+
+_SCOPE = re.compile(r"^(\w+):(?=\S)")
+
+
+def _group_label(node: dict[str, Any], terms: list[dict[str, Any]]) -> str:
+    """A choice of terms on one line: which were found, out of how many, and in which scope."""
+    texts = [t["text"] for t in terms]
+    scopes = {m.group(1) if (m := _SCOPE.match(t)) else None for t in texts}
+    where = ""
+    if len(scopes) == 1 and (scope := scopes.pop()) is not None:
+        texts = [t[len(scope) + 1:] for t in texts]
+        where = f" in the {scope}"
+    found = [t for t, term in zip(texts, terms, strict=True) if term["held"]]
+    if node["op"] == "LIST":
+        what = f"a term of the list “{node['text'].lstrip('@')}” ({len(terms)} terms){where}"
+    elif len(terms) <= 4:
+        what = f"one of {', '.join(texts)}{where}"
+    else:
+        what = f"one of {len(terms)} terms ({', '.join(texts[:3])}, …){where}"
+    if not found:
+        return f"{what} — none found"
+    return f"{what} — found {', '.join(found[:6])}{', …' if len(found) > 6 else ''}"
+
+
+def clause_tree(node: dict[str, Any], tree: Tree | None = None) -> Tree:
+    """The clauses as a Rich tree in plain words, green where they held and red where they failed.
+
+    A choice of plain terms (a term list, `a OR b OR c`) is one line naming what was
+    found, so a topic with long lists stays readable; `--json` has every clause.
+    """
+    mark = "[green]✓[/green]" if node["held"] else "[red]✗[/red]"
+    terms = _term_group(node) if node["op"] != "term" else None
+    children = node.get("children", [])
+    if node["op"] == "LIST" and not terms and len(children) == 1 and children[0]["op"] == "OR":
+        children = children[0]["children"]  # "a term of the list" already says "one of these"
+        label = f"a term of the list “{node['text'].lstrip('@')}”, one of these"
+    else:
+        label = _group_label(node, terms) if terms else clause_label(node)
+    branch = tree.add(f"{mark} {escape(label)}") if tree is not None else Tree(f"{mark} {escape(label)}")
+    if terms:
+        return branch
+    if node["op"] in ("OR", "LIST") or children is not node.get("children"):
+        plain = [c for c in children if c["op"] == "term"]
+        if len(plain) > 1:  # the plain terms among other clauses: one line for them all
+            group = {"op": "OR", "text": "", "held": any(c["held"] for c in plain), "children": plain}
+            branch.add(f"{'[green]✓[/green]' if group['held'] else '[red]✗[/red]'} "
+                       f"{escape(_group_label(group, plain))}")
+            children = [c for c in children if c["op"] != "term"]
+    for child in children:
         clause_tree(child, branch)
     return branch
 
 
-def _escape(s: str) -> str:
-    return s.replace("[", r"\[")
+def scopes_line(exp: dict[str, Any], fields: tuple[str, ...] = ("title", "body")) -> str:
+    """Where the topic's terms were found, per scope (`title:`, `body:` and any other a term names)."""
+    per: dict[str, list[str]] = {f: [] for f in fields}
+    for node in _walk(exp["clauses"]):
+        if node["op"] == "term":
+            for scope in re.findall(r"(?:^|\s)(\w+):", node["text"]):
+                per.setdefault(scope, [])
+    for h in exp["hits"]:
+        per.setdefault(h["field"], []).append(h["term"])
+    parts = []
+    for scope, terms in per.items():
+        distinct = list(dict.fromkeys(terms))
+        found = (f"{len(terms)} hit{'s' if len(terms) != 1 else ''} ({', '.join(distinct[:5])}"
+                 f"{', …' if len(distinct) > 5 else ''})") if terms else "no hits"
+        parts.append(f"{scope}: {found}")
+    return " · ".join(parts)
+
+
+def _walk(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node.get("children", []) for n in _walk(child))]
+
+
+def print_explanation(console: Console, exp: dict[str, Any]) -> None:
+    """The clause tree and, for a topic with one, the exclude clause."""
+    console.print(clause_tree(exp["clauses"]))
+    if exp.get("exclude_clauses"):
+        held = exp["exclude_clauses"]["held"]
+        console.print("[yellow]excluded, because this held:[/yellow]" if held
+                      else "[dim]not excluded, because this did not hold:[/dim]")
+        console.print(clause_tree(exp["exclude_clauses"]))
 
 
 @rules_app.command("test")
 def test_cmd(
-    query: str = typer.Argument(..., help="A query, e.g. '(india OR delhi) NEAR/15 backchannel'."),
+    query: str | None = typer.Argument(None, help="A query, e.g. '(india OR delhi) NEAR/15 backchannel'."),
+    topic_id: str | None = typer.Option(None, "--topic", help="Test a whole configured topic (its term "
+                                        "lists and exclude) instead of a query."),
     text: str | None = typer.Option(None, "--text", "-t", help="Text to match (treated as the body)."),
     file: Path | None = typer.Option(None, "--file", "-f", help="A text file to match (its body)."),
     url: str | None = typer.Option(None, "--url", "-u", help="An article page to fetch and extract."),
     title: str = typer.Option("", "--title", help="A title to match with the text."),
     as_json: bool = typer.Option(False, "--json", help="Print the explanation as JSON."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="newswatch.toml (HTTP settings for --url)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="newswatch.toml (rules for --topic, "
+                                       "HTTP settings for --url)."),
+    rules: list[Path] | None = typer.Option(None, "--rules", help="Topic files for --topic instead of the config's."),
 ) -> None:
-    """Match one query against a text, a file or a page: match or not, highlighted terms, clause tree."""
+    """Match a query, or a whole topic, against a text, a file or a page: verdict, highlighted terms, clauses.
+
+    Like grep, exits 0 on a match, 1 on no match, and 2 on an error (a bad query,
+    config or topic, a file that cannot be read, a page that cannot be fetched).
+    """
+    if (query is None) == (topic_id is None):
+        fail(["give a query or --topic ID (one of them)"])
     if sum(x is not None for x in (text, file, url)) != 1:
         fail(["give exactly one of --text, --file or --url"])
+    if topic_id is not None:
+        try:
+            rs = load_ruleset(config, rules)
+        except ConfigError as exc:
+            fail(exc.problems)
+        ids = [t.id for t in rs.topics]
+        if topic_id not in ids:
+            fail([f"--topic: no topic {topic_id!r} (topics: {', '.join(ids) or 'none'})"])
+    else:
+        assert query is not None
+        try:
+            rs = RuleSet([topic_from_query(query)])
+        except ConfigError as exc:
+            fail(exc.problems)
+        topic_id = rs.topics[0].id
     if url is not None:
         text, page_title = _fetch_article(url, config)
         title = title or page_title
     if file is not None:
         try:
             text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            fail([f"{file}: cannot read: {exc.strerror}"])
+        except (OSError, UnicodeDecodeError) as exc:
+            fail([f"{file}: cannot read: {getattr(exc, 'strerror', None) or exc}"])
     assert text is not None
-    try:
-        topic = topic_from_query(query)
-    except ConfigError as exc:
-        fail(exc.problems)
-    rs = RuleSet([topic])
-    exp = rs.explain(Document(title=title, body=text), topic.id)
+    exp = rs.explain(Document(title=title, body=text), topic_id)
     if as_json:
         typer.echo(json.dumps(exp, ensure_ascii=False, indent=2))
-        return
+        raise typer.Exit(0 if exp["matched"] else 1)
     console = Console()
     verdict = "[bold green]MATCH[/]" if exp["matched"] else "[bold red]NO MATCH[/]"
-    console.print(f"{verdict}  score {exp['score']}  terms: {', '.join(exp['matched_terms']) or '-'}")
+    if exp["query_held"] and exp["excluded"]:
+        verdict += " [yellow](the query held, but the exclude clause removed it)[/]"
+    name = f"topic [bold]{escape(topic_id)}[/bold]  " if query is None else ""
+    console.print(f"{verdict}  {name}score {exp['score']}  terms: "
+                  f"{escape(', '.join(exp['matched_terms']) or '-')}")
+    console.print(f"[dim]{escape(scopes_line(exp))}[/dim]")
     if title:
         console.print(highlighted(title, exp["hits"], "title"))
     console.print(highlighted(text, exp["hits"], "body"))
-    console.print(clause_tree(exp["clauses"]))
+    print_explanation(console, exp)
+    raise typer.Exit(0 if exp["matched"] else 1)
 
 
 def _fetch_article(url: str, config: Path | None) -> tuple[str, str]:
@@ -112,9 +258,9 @@ def _fetch_article(url: str, config: Path | None) -> tuple[str, str]:
         loaded: LoadedConfig | None = load_settings(config)
     except ConfigError:
         loaded = None
-    page = scrape_or_fail(url, loaded)
+    page = scrape_or_fail(url, loaded, code=2)
     if page.error or page.article is None:
-        fail([f"{url}: {page.error}"], 1)
+        fail([f"{url}: {page.error}"])
     return page.article.text, page.article.title
 
 
@@ -209,6 +355,7 @@ def explain_cmd(
             verdict += " [yellow](the query held, but the exclude clause removed it)[/]"
         console.print(f"\n{verdict} [bold]{escape(exp['topic'])}[/bold] under rules {rs.version}"
                       f" · score {exp['score']}")
+        console.print(f"[dim]{escape(scopes_line(exp))}[/dim]")
         was = stored.get(exp["topic"])
         if was is not None:
             console.print(f"[dim]stored match: rules {was.rules_version}, {was.state}[/dim]")
@@ -221,10 +368,7 @@ def explain_cmd(
         else:
             for snip in exp.get("snippets", {}).get("body", []):
                 console.print("  …" + escape(snip if isinstance(snip, str) else snip.get("text", "")) + "…")
-        console.print(clause_tree(exp["clauses"]))
-        if exp.get("exclude_clauses"):
-            console.print("[dim]exclude:[/dim]")
-            console.print(clause_tree(exp["exclude_clauses"]))
+        print_explanation(console, exp)
 
 
 @rules_app.command("backtest")

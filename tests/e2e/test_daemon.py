@@ -159,3 +159,25 @@ def test_editing_a_rules_file_reloads_without_a_signal(tmp_path: Path, server: L
     assert "nothing about the topic" in d.logs()
     assert d.proc.poll() is None
     assert d.stop()[0] == 0
+
+
+def test_feeds_add_reloads_a_running_daemon_which_polls_the_new_feed(tmp_path: Path, server: LoopbackServer,
+                                                                     daemons) -> None:
+    server.route("/old.xml", rss([]), content_type="application/rss+xml")
+    server.route("/new.xml", rss([{"title": "New feed's story", "link": server.url("/story/new")}]),
+                 content_type="application/rss+xml")
+    server.route("/story/new", page("New feed's story", "One paragraph.\nAnother paragraph."))
+    cfg = write_config(tmp_path, [{"name": "old", "url": server.url("/old.xml")}])
+    d = Daemon(tmp_path, cfg)
+    daemons.append(d)
+    d.wait_for("daemon.started")
+    assert (tmp_path / "data" / "newswatch.pid").read_text().strip() == str(d.proc.pid)
+    res = newswatch(tmp_path, "feeds", "add", server.url("/new.xml"), "--name", "new", "--config", str(cfg))
+    assert res.returncode == 0, res.stderr
+    assert f"Asked the running daemon (pid {d.proc.pid}) to reload." in res.stdout
+    d.wait_for("event=reload.done")
+    d.wait_for("event=feed.polled feed=new")
+    assert server.hits("/new.xml") >= 1
+    rc, _ = d.stop()
+    assert rc == 0 and not (tmp_path / "data" / "newswatch.pid").exists()
+    assert db(tmp_path).execute("SELECT count(*) FROM articles WHERE feed_name = 'new'").fetchone()[0] == 1
