@@ -280,7 +280,7 @@ def test_atom_feed_parses_and_filters_by_topic(client: TestClient, world) -> Non
 
 
 def test_atom_feed_leaves_out_irrelevant_and_keeps_updated_when_marked(client: TestClient, world) -> None:
-    _, store, sample, _ = world
+    _, store, _sample, _ = world
     rows = store.review_page(ReviewFilter(state="unreviewed"), limit=3).rows
     one, two = rows[0].id, next(r.id for r in rows if r.id != rows[0].id)
 
@@ -407,7 +407,7 @@ def test_login_form_sets_a_session(locked: TestClient) -> None:
     page = locked.get("/login?next=/dashboard")
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
     bad = locked.post("/login", data={"password": "nope", "next": "/dashboard", "csrf_token": token})
-    assert bad.status_code == 401 and "Wrong password" in bad.text
+    assert bad.status_code == 401 and "Wrong name or token" in bad.text
     ok = locked.post("/login", data={"password": TOKEN, "next": "/dashboard", "csrf_token": token},
                      follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == "/dashboard"
@@ -493,3 +493,31 @@ def test_paragraphs_keep_whole_text_offsets() -> None:
     paras = [str(p) for p in highlight_paragraphs(text, hits, "body")]
     assert paras == ['First &lt;line&gt; <mark class="hit" title="india">India</mark>',
                      'Second <mark class="hit" title="pakistan">Pakistan</mark>', "Third"]
+
+
+def test_list_page_small_things(client: TestClient, world) -> None:
+    _, _store, _, _ = world
+    html = client.get("/").text
+    # the failing feed of the fixture is named in a banner on the list page
+    assert 'class="banner warn"' in html and "1 feed is failing" in html and "broken" in html
+    searched = client.get("/", params={"q": '"Wagah border"', "state": "all"}).text
+    assert "matching &#34;Wagah border&#34;" in searched and "“&#34;" not in searched
+    assert "matching “Wagah”" in client.get("/", params={"q": "Wagah", "state": "all"}).text
+    from crawler.display import plural
+
+    assert plural(1, "report") == "1 report" and plural(2, "report") == "2 reports"
+    assert plural(1, "feed is", "feeds are") == "1 feed is"
+
+
+def test_a_json_mark_returns_the_counters(client: TestClient, world) -> None:
+    _, store, _, _ = world
+    aid = store.review_page(ReviewFilter(state="unreviewed"), limit=1).rows[0].id
+    before = store.review_counts()["unreviewed"]
+    res = client.post(f"/articles/{aid}/mark", data={"state": "relevant", "csrf_token": csrf(client)},
+                      headers={"Accept": "application/json"})
+    try:
+        data = res.json()
+        assert data["backlog"] == store.review_counts()["unreviewed"] < before
+        assert data["total"] == store.review_page(ReviewFilter(state="unreviewed"), limit=0).total
+    finally:
+        store.mark(aid, "unreviewed")

@@ -14,6 +14,7 @@ from rich.table import Table
 from storage import ReviewState
 
 from ..display import hits_of
+from ..reviewers import local_user
 from .common import (
     ConfigOpt,
     JsonOpt,
@@ -33,7 +34,7 @@ from .common import (
 __all__ = ["review_app"]
 
 LIST_FIELDS = ("id", "url", "title", "source", "feed", "published", "fetched_at", "topic", "score", "state",
-               "matched_terms", "note", "reviewed_at", "text_from")
+               "matched_terms", "note", "reviewed_at", "reviewed_by", "text_from")
 """What `review list --json` prints of each row (the API's rows also carry link, flag time and story)."""
 
 review_app = typer.Typer(help="Review flagged articles: list, read, mark, export labels.",
@@ -46,15 +47,18 @@ def review_list(
     topic: Annotated[str | None, typer.Option(help="Only this topic id.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source or feed name.")] = None,
     since: Annotated[str | None, typer.Option(help="Only newer than a duration (7d) or date.")] = None,
+    reviewer: Annotated[str | None, typer.Option(help="Only matches this reviewer marked last.")] = None,
     limit: LimitOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Flagged articles, newest first (unreviewed by default)."""
     loaded = load_config(config)
+    if reviewer and state is StateFilter.unreviewed:
+        state = StateFilter.all  # an unreviewed match was marked by nobody
     with open_store(loaded) as store:
         rows = store.list_flagged(state=state.value, topic=topic, source=source, since=parse_since_option(since),
-                                  limit=limit)
+                                  limit=limit, reviewer=reviewer)
     if as_json:
         print_json([{k: v for k, v in r.to_json().items() if k in LIST_FIELDS} for r in rows])
         return
@@ -62,12 +66,13 @@ def review_list(
         out.print(f"No {'' if state is StateFilter.all else state.value + ' '}flagged articles.")
         return
     table = Table(title=f"Flagged articles ({state.value})")
-    for col in ("id", "published", "source", "topic", "score", "state", "title", "matched"):
+    for col in ("id", "published", "source", "topic", "score", "state", "by", "title", "matched"):
         table.add_column(col, overflow="fold")
     for r in rows:
         when = (r.published or r.fetched_at).strftime("%Y-%m-%d %H:%M")
         table.add_row(str(r.id), when, escape(r.source or r.feed_name or ""), escape(r.topic),
-                      f"{r.score:.2f}", r.state, escape(r.title), escape(", ".join(r.matched_terms[:6])))
+                      f"{r.score:.2f}", r.state, escape(r.reviewed_by or ""), escape(r.title),
+                      escape(", ".join(r.matched_terms[:6])))
     out.print(table)
 
 
@@ -110,7 +115,7 @@ def review_mark(
     """Mark a flagged article relevant or irrelevant (kept with time and note)."""
     loaded = load_config(config)
     with open_store(loaded) as store:
-        changed = store.mark(article_id, state.value, note=note, topic=topic)
+        changed = store.mark(article_id, state.value, note=note, topic=topic, reviewer=local_user())
     if not changed:
         fail([f"article {article_id} has no match" + (f" for topic {topic!r}" if topic else "")], 1)
     out.print(f"Marked article {article_id} {state.value} ({changed} match{'es' if changed > 1 else ''}).")

@@ -17,7 +17,17 @@ from pydantic import BaseModel, Field
 from storage import REVIEW_STATES, ReviewFilter, ReviewState
 
 from . import exports
-from .context import CSRF, ArticleId, Ctx, FiltersDep, Offset, StoryId, article_or_404, day_start
+from .context import (
+    CSRF,
+    ArticleId,
+    Ctx,
+    FiltersDep,
+    Offset,
+    Reviewer,
+    StoryId,
+    article_or_404,
+    day_start,
+)
 from .metrics import CONTENT_TYPE, render_metrics
 from .pages import CHART_DAYS
 
@@ -50,7 +60,7 @@ class ReviewList(BaseModel):
     offset: int
     items: list[dict[str, Any]] = Field(description="Each a review row (`storage.ReviewRow.to_json`): id, url, "
                                         "link, title, source, feed, published, fetched_at, flagged_at, topic, score, "
-                                        "state, matched_terms, note, reviewed_at, text_from, story_id, story_size.")
+                                        "state, matched_terms, note, reviewed_at, reviewed_by, text_from, story_id, story_size.")
 
 
 @router.get("/feed.atom", tags=["outputs"], response_class=Response,
@@ -115,7 +125,7 @@ def api_article(ctx: Ctx, article_id: ArticleId) -> dict[str, Any]:
         "topic": m.topic_id, "score": m.score, "matched_terms": m.matched_terms,
         "explanation": m.explanation, "rules_version": m.rules_version,
         "flagged_at": m.created_at.isoformat(), "state": m.state, "note": m.note,
-        "reviewed_at": m.reviewed_at.isoformat() if m.reviewed_at else None,
+        "reviewed_at": m.reviewed_at.isoformat() if m.reviewed_at else None, "reviewed_by": m.reviewed_by,
     } for m in art.matches]
     data["story_id"] = ctx.store.story_of(article_id)
     return data
@@ -123,10 +133,10 @@ def api_article(ctx: Ctx, article_id: ArticleId) -> dict[str, Any]:
 
 @router.post("/api/articles/{article_id}/mark", tags=["review"], response_model=MarkOut,
           dependencies=[CSRF])
-def api_mark(ctx: Ctx, article_id: ArticleId, body: MarkIn, f: FiltersDep) -> dict[str, Any]:
-    """Mark an article's matches (one topic, or all); kept with time and note for `export-labels`."""
+def api_mark(ctx: Ctx, article_id: ArticleId, body: MarkIn, f: FiltersDep, who: Reviewer) -> dict[str, Any]:
+    """Mark an article's matches (one topic, or all); kept with time, note and reviewer for `export-labels`."""
     article_or_404(ctx, article_id)
-    changed = ctx.store.mark(article_id, body.state, note=body.note, topic=body.topic)
+    changed = ctx.store.mark(article_id, body.state, note=body.note, topic=body.topic, reviewer=who)
     if not changed:
         raise HTTPException(404, "the article has no match" + (f" for topic {body.topic!r}" if body.topic else ""))
     _, next_id = ctx.store.neighbours(article_id, f.review_filter())
@@ -143,11 +153,11 @@ def api_story(ctx: Ctx, story_id: StoryId) -> dict[str, Any]:
 
 
 @router.post("/api/stories/{story_id}/mark", tags=["review"], response_model=MarkOut, dependencies=[CSRF])
-def api_story_mark(ctx: Ctx, story_id: StoryId, body: MarkIn) -> dict[str, Any]:
+def api_story_mark(ctx: Ctx, story_id: StoryId, body: MarkIn, who: Reviewer) -> dict[str, Any]:
     """Mark every article of a story at once."""
     if not ctx.store.story_rows(story_id):
         raise HTTPException(404, f"no story {story_id}")
-    return {"changed": ctx.store.mark_story(story_id, body.state, note=body.note, topic=body.topic),
+    return {"changed": ctx.store.mark_story(story_id, body.state, note=body.note, topic=body.topic, reviewer=who),
             "state": body.state}
 
 

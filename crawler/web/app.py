@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -30,7 +30,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from storage import FILTER_STATES, Store
 
-from ..display import relative_time
+from ..display import plural, relative_time
+from ..reviewers import local_user
 from ..settings import LoadedConfig
 from . import api, pages
 from .context import Context, wants_json
@@ -59,17 +60,25 @@ def _templates() -> Jinja2Templates:
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["ago"] = relative_time
+    env.filters["plural"] = plural
+    env.filters["quoted"] = quoted
     env.filters["stamp"] = lambda dt: dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "—"
     env.filters["iso"] = lambda dt: dt.isoformat() if dt else ""
     env.globals["STATE_LABELS"] = STATE_LABELS
     return Jinja2Templates(env=env)
 
 
+def quoted(query: str) -> str:
+    """A search as the subtitle shows it: in quotes, unless it brings its own (`"a phrase"`)."""
+    query = query.strip()
+    return query if '"' in query else f"“{query}”"
+
+
 def default_allowed_hosts(config: LoadedConfig) -> list[str] | None:
     """Host names accepted in requests; on loopback, a guard against DNS rebinding."""
     review = config.settings.review
-    if review.token:
-        return None  # anything may reach it; the token protects it
+    if review.token or review.users:
+        return None  # anything may reach it; the tokens protect it
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"]
     if review.base_url:
         hosts.append(urlsplit(review.base_url).hostname or "")
@@ -86,15 +95,17 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
     token is set, any host otherwise). `secret` fixes the CSRF key (tests; default random).
     """
     names = {t.id: (t.name or t.id) for t in topics}
-    ctx = Context(config=config, store=store, guard=Guard(config.settings.review.token, secret=secret),
-                  topic_names=names, templates=_templates())
+    review = config.settings.review
+    guard = Guard(review.token, users=review.users, local=local_user(), secret=secret)
+    ctx = Context(config=config, store=store, guard=guard, topic_names=names, templates=_templates())
     hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts(config)
 
     app = FastAPI(
         title="newswatch review API",
         version="1",
-        description="Flagged articles, review marks, stories and feed health. When `review.token` "
-                    "is set, send it as `Authorization: Bearer <token>`.",
+        description="Flagged articles, near misses, review marks, stories and feed health. When "
+                    "`review.token` or `[review.users]` is set, send a token as `Authorization: Bearer "
+                    "<token>` (a reviewer's own as `<name>:<token>`); marks record who made them.",
         openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
     )
     app.state.ctx = ctx
@@ -118,7 +129,8 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
             origin = request.headers.get("origin")
             if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
                 return PlainTextResponse("cross-origin request refused\n", status_code=403)
-        if not path.startswith(PUBLIC_PATHS) and not ctx.guard.authenticated(request):
+        request.state.reviewer = ctx.guard.reviewer(request)
+        if not path.startswith(PUBLIC_PATHS) and request.state.reviewer is None:
             wants_html = request.method == "GET" and not path.startswith(("/api/", "/metrics", "/feed.atom"))
             if wants_html:
                 return RedirectResponse("/login?" + urlencode({"next": request.url.path + (
