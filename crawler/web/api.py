@@ -137,10 +137,26 @@ def api_mark(ctx: Ctx, article_id: ArticleId, body: MarkIn, f: FiltersDep, who: 
     """Mark an article's matches (one topic, or all); kept with time, note and reviewer for `export-labels`."""
     article_or_404(ctx, article_id)
     changed = ctx.store.mark(article_id, body.state, note=body.note, topic=body.topic, reviewer=who)
+    if not changed:  # an unflagged article's near miss takes a review like a match
+        changed = ctx.store.mark_near_miss(article_id, body.state, note=body.note, topic=body.topic, reviewer=who)
     if not changed:
-        raise HTTPException(404, "the article has no match" + (f" for topic {body.topic!r}" if body.topic else ""))
+        raise HTTPException(404, "the article has no match or near miss"
+                            + (f" for topic {body.topic!r}" if body.topic else ""))
     _, next_id = ctx.store.neighbours(article_id, f.review_filter())
     return {"changed": changed, "state": body.state, "next_id": next_id}
+
+
+@router.get("/api/near-misses", tags=["review"])
+def api_near_misses(ctx: Ctx, topic: Annotated[str | None, Query(max_length=200)] = None,
+                    state: Annotated[ReviewState | Literal["all"], Query()] = ReviewState.unreviewed,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Unflagged articles that fail a topic by one clause (`failed`, as `rules explain` words it), closest first.
+
+    Mark one with `POST /api/articles/{id}/mark`: a near miss marked relevant is a label.
+    """
+    rows, total = ctx.store.near_miss_rows(topic=topic, state=None if state == "all" else str(state),
+                                           limit=limit, offset=offset)
+    return {"total": total, "limit": limit, "offset": offset, "items": [r.to_json() for r in rows]}
 
 
 @router.get("/api/stories/{story_id}", tags=["review"])

@@ -64,8 +64,10 @@ class Context:
         who = reviewer_of(request)
         # someone not logged in (the login page) learns nothing of the database, not even a count
         backlog = self.store.review_counts().get("unreviewed", 0) if who is not None else 0
+        near = self.store.near_miss_counts().get("unreviewed", 0) if who is not None else 0
         data = {"csrf_token": self.guard.csrf_token(nonce), "topic_names": self.topic_names,
-                "auth": self.guard.enabled, "reviewer": who, "nav_backlog": backlog, "nav": name, **data}
+                "auth": self.guard.enabled, "reviewer": who, "nav_backlog": backlog,
+                "nav_near_misses": near, "nav": name, **data}
         response = self.templates.TemplateResponse(request, name, data, status_code=status)
         if fresh:
             response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -58,6 +59,23 @@ def list_page(ctx: Ctx, request: Request, f: FiltersDep, page: Annotated[int, Qu
     })
 
 
+@router.get("/near-misses", response_class=HTMLResponse, include_in_schema=False)
+def near_misses_page(ctx: Ctx, request: Request, topic: Annotated[str, Query(max_length=200)] = "",
+                     page: Annotated[int, Query(ge=1, le=100000)] = 1) -> HTMLResponse:
+    """Unflagged articles a topic failed by one clause, closest first: a glance, not a second inbox."""
+    size = ctx.page_size
+    rows, total = ctx.store.near_miss_rows(topic=topic or None, limit=size, offset=(page - 1) * size)
+    pages = max(1, -(-total // size))
+    query = {"topic": topic} if topic else {}
+    return ctx.render(request, "near_misses.html", {
+        "rows": rows, "total": total, "page": page, "pages": pages, "topic": topic,
+        "topics": ctx.store.facets()[0], "topic_name": ctx.topic_name,
+        "prev_url": "/near-misses?" + urlencode({**query, **({"page": page - 1} if page > 2 else {})})
+        if page > 1 else None,
+        "next_url": "/near-misses?" + urlencode({**query, "page": page + 1}) if page < pages else None,
+    })
+
+
 @router.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
 def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDep) -> HTMLResponse:
     art = article_or_404(ctx, article_id)
@@ -81,13 +99,18 @@ def mark_form(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDep, 
               topic: Annotated[str | None, Form(max_length=200)] = None) -> Response:
     article_or_404(ctx, article_id)
     # an absent note keeps the stored one; an emptied note field clears it
-    changed = ctx.store.mark(article_id, state, note=note.strip() if note is not None else None,
-                             topic=topic or None, reviewer=who)
+    kept_note = note.strip() if note is not None else None
+    changed = ctx.store.mark(article_id, state, note=kept_note, topic=topic or None, reviewer=who)
+    near = not changed and bool(ctx.store.mark_near_miss(article_id, state, note=kept_note, topic=topic or None,
+                                                         reviewer=who))
     _, next_id = ctx.store.neighbours(article_id, f.review_filter())
     qs = f.query()
+    if near and not wants_json(request):
+        return RedirectResponse("/near-misses", status_code=303)
     if wants_json(request):
         # what the page's counters show, so a keyboard mark updates them without a reload
-        total = ctx.store.review_page(f.review_filter(), limit=0).total
+        total = (ctx.store.near_miss_rows(limit=0)[1] if near
+                 else ctx.store.review_page(f.review_filter(), limit=0).total)
         return JSONResponse({"changed": changed, "state": state, "next_id": next_id,
                              "next_url": f"/articles/{next_id}?{qs}" if next_id else None,
                              "backlog": ctx.store.review_counts()["unreviewed"], "total": total})
