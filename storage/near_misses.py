@@ -55,7 +55,7 @@ class NearMissesPart(StorePart):
 
     def near_miss_rows(self, *, topic: str | None = None, since: datetime | None = None,
                        state: str | None = "unreviewed", limit: int | None = 50,
-                       offset: int = 0) -> tuple[list[NearMissRow], int]:
+                       offset: int = 0, article_id: int | None = None) -> tuple[list[NearMissRow], int]:
         """Near misses closest first (then newest), with the total for paging.
 
         `state` None lists every state. Articles a topic flags are never listed for it.
@@ -71,6 +71,8 @@ class NearMissesPart(StorePart):
             cond.append(when >= since)
         if state is not None:
             cond.append(nm.state == state)
+        if article_id is not None:
+            cond.append(nm.article_id == article_id)
         src = articles.join(near_misses, nm.article_id == a.id)
         q = (select(a.id, a.url, a.link, a.title, a.source, a.feed_name, a.published, a.fetched_at, a.summary,
                     nm.topic_id, nm.failed, nm.detail, nm.closeness, nm.state, nm.note, nm.reviewed_at,
@@ -88,6 +90,10 @@ class NearMissesPart(StorePart):
                 reviewed_by=r.reviewed_by, summary=r.summary or "") for r in conn.execute(q)]
             total = int(conn.execute(select(func.count()).select_from(src).where(*cond)).scalar_one())
         return rows, total
+
+    def near_misses_for(self, article_id: int) -> list[NearMissRow]:
+        """One article's near misses (for its page), closest first."""
+        return self.near_miss_rows(article_id=article_id, state=None, limit=None)[0]
 
     def mark_near_miss(self, article_id: int, state: str, *, topic: str | None = None, note: str | None = None,
                        reviewer: str | None = None, now: datetime | None = None) -> int:

@@ -120,6 +120,14 @@ async def test_the_review_page_has_a_near_miss_tab(polled) -> None:
         api = c.get("/api/near-misses", params={"state": "relevant"}).json()
         assert [i["id"] for i in api["items"]] == [ids["one-short"]] and api["items"][0]["reviewed_by"]
         assert c.get("/api/near-misses").json()["total"] == 1
+        # its own page names the failed clause and takes a mark, which goes back to the tab
+        art = c.get(f"/articles/{ids['secret']}").text
+        assert 'class="failed-clause"' in art and 'id="mark-form"' in art
+        csrf = re.search(r'<meta name="csrf-token" content="([0-9a-f]+)"', art).group(1)
+        done = c.post(f"/articles/{ids['secret']}/mark", data={"state": "irrelevant", "csrf_token": csrf},
+                      follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"] == "/near-misses"
+        assert c.get("/api/near-misses").json()["total"] == 0
 
 
 async def test_backtest_apply_drops_a_near_miss_the_topic_now_flags(polled, tmp_path: Path) -> None:

@@ -89,6 +89,7 @@ def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDe
         "prev_id": prev_id, "next_id": next_id, "topic_name": ctx.topic_name,
         "story": [r for r in story if r.id != article_id], "story_id": story_id,
         "story_articles": len({r.id for r in story}),
+        "near_misses": [] if art.matches else ctx.store.near_misses_for(article_id),
     })
 
 
