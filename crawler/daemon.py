@@ -7,6 +7,12 @@ period, then cancels them: each article is written in one transaction, so a
 cancelled poll leaves no partial rows, and released leases let the next start
 poll those feeds at once. SIGHUP, or an edit to a rules or sites file, reloads;
 an invalid reload is refused and the old config stays in force.
+
+On start every feed is polled promptly, spread over `startup_spread`: the stale
+ones because `Store.spread_due` brings them forward, and those in back-off
+because the daemon claims them by name, so a restart after fixing the network
+retries at once instead of waiting out hours of back-off. A feed tried less than
+`min_interval` ago keeps its turn, so a crash loop cannot hammer a failing site.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +33,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from storage import FeedConfig, FeedState, Store
 
 from .fetch import Fetcher
+from .health import DaemonMetrics, FeedHealth, HealthServer
 from .logs import event
 from .notify import Notifier
 from .pipeline import FeedReport, OnFlagged, Pipeline
@@ -32,7 +41,7 @@ from .runtime import Runtime, load_runtime
 from .settings import ConfigError
 from .systemd import notify, watchdog_interval
 
-__all__ = ["Daemon", "feed_configs", "poll_once"]
+__all__ = ["Daemon", "backed_off", "feed_configs", "poll_once"]
 
 log = logging.getLogger("newswatch.daemon")
 
@@ -47,6 +56,20 @@ def feed_configs(runtime: Runtime) -> list[FeedConfig]:
 
 def instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def backed_off(feeds: Sequence[FeedState], *, now: datetime, spread: float,
+               min_interval: float) -> list[str]:
+    """The failing feeds a start should poll at once although their back-off says later.
+
+    Due ones (within `spread`) are left to the normal claim; a feed tried less than
+    `min_interval` ago, by this instance before a restart or by another one, keeps its turn.
+    """
+    soon = now + timedelta(seconds=spread)
+    recent = now - timedelta(seconds=min_interval)
+    return [f.name for f in sorted(feeds, key=lambda f: f.next_poll_at)
+            if f.enabled and f.consecutive_failures > 0 and f.next_poll_at > soon
+            and (f.last_poll_at is None or f.last_poll_at <= recent)]
 
 
 async def poll_once(runtime: Runtime, store: Store, names: list[str] | None = None,
@@ -87,9 +110,16 @@ class Daemon:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
+        self._claim_failures = 0
+        """Ticks in a row whose claim failed (a full disk): logged once a minute, not every tick."""
         self.store: Store | None = None
         self.pipeline: Pipeline | None = None
         self.scheduler: AsyncIOScheduler | None = None
+        self.health = FeedHealth()
+        self.metrics = DaemonMetrics(self.health, notifier)
+        self._server: HealthServer | None = None
+        self._prompt: dict[str, float] = {}
+        """Feeds in back-off to poll on start, by name, with the monotonic time each is due."""
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -99,6 +129,7 @@ class Daemon:
                                 spread=settings.schedule.startup_spread)
         await asyncio.to_thread(store.spread_due, default_interval=settings.schedule.interval,
                                 spread=settings.schedule.startup_spread)
+        await self._plan_backed_off(store)
         fetcher = Fetcher(settings.http)
         self.pipeline = Pipeline(store, fetcher, self.runtime, self.on_flagged)
         if self.notifier is not None:
@@ -120,10 +151,12 @@ class Daemon:
                               max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
         scheduler.start()
         watcher = asyncio.create_task(self._watch_files()) if self.watch_files else None
+        await self._serve_health()
 
         enabled = sum(1 for f in settings.feeds if f.enabled)
-        event(log, "daemon.started", instance=self.owner, feeds=enabled,
-              topics=len(self.runtime.rules.topics), storage=store.backend, config=str(self.config_path))
+        event(log, "daemon.started", instance=self.owner, feeds=enabled, backed_off=len(self._prompt),
+              topics=len(self.runtime.rules.topics), storage=store.backend, config=str(self.config_path),
+              metrics=settings.metrics.listen)
         notify("READY=1", f"STATUS=polling {enabled} feeds")
 
         await self._stopping.wait()
@@ -136,6 +169,8 @@ class Daemon:
         if self.notifier is not None:
             await self.notifier.aclose()
         await asyncio.to_thread(store.release_feeds, self.owner)
+        if self._server is not None:
+            await asyncio.to_thread(self._server.close)
         await self.pipeline.fetcher.aclose()
         await asyncio.to_thread(store.close)
         event(log, "daemon.stopped")
@@ -154,20 +189,45 @@ class Daemon:
             await asyncio.wait(pending, timeout=2.0)
             event(log, "daemon.cancelled_polls", logging.WARNING, count=len(pending))
 
+    async def _plan_backed_off(self, store: Store) -> None:
+        """Queue the feeds in back-off for a prompt poll, spread over `startup_spread`."""
+        schedule = self.runtime.config.settings.schedule
+        states = await asyncio.to_thread(store.feed_states)
+        names = backed_off(states, now=datetime.now(UTC), spread=schedule.startup_spread,
+                           min_interval=schedule.min_interval)
+        start = time.monotonic()
+        self._prompt = {name: start + schedule.startup_spread * i / len(names)
+                        for i, name in enumerate(names)}
+
     async def _claim(self) -> None:
         """Claim as many due feeds as the pool has room for and start polling them."""
+        self.metrics.tick()
         if self._stopping.is_set() or self.store is None:
             return
         schedule = self.runtime.config.settings.schedule
         room = schedule.concurrency - len(self._tasks)
         if room <= 0:
             return
+        now = time.monotonic()
+        prompt = [name for name, due in self._prompt.items() if due <= now][:room]
         try:
-            feeds = await asyncio.to_thread(self.store.claim_due_feeds, self.owner, limit=room,
-                                            lease=schedule.lease)
+            feeds = []
+            if prompt:  # back-off waived once, on start: claimed by name, whatever their due time
+                feeds = await asyncio.to_thread(self.store.claim_due_feeds, self.owner, limit=len(prompt),
+                                                lease=schedule.lease, names=prompt)
+                for name in prompt:
+                    self._prompt.pop(name, None)
+            if room > len(feeds):
+                feeds += await asyncio.to_thread(self.store.claim_due_feeds, self.owner,
+                                                 limit=room - len(feeds), lease=schedule.lease)
         except Exception as exc:  # database briefly unavailable: try again next tick
-            event(log, "claim.failed", logging.ERROR, error=str(exc))
+            self._claim_failures += 1
+            if self._claim_failures == 1 or self._claim_failures % max(1, round(60 / schedule.tick)) == 0:
+                event(log, "claim.failed", logging.ERROR, error=str(exc), ticks=self._claim_failures)
             return
+        if self._claim_failures:
+            event(log, "claim.recovered", ticks=self._claim_failures)
+            self._claim_failures = 0
         for feed in feeds:
             task = asyncio.create_task(self._poll(feed), name=f"poll:{feed.name}")
             self._tasks.add(task)
@@ -175,16 +235,52 @@ class Daemon:
 
     async def _poll(self, feed: FeedState) -> None:
         assert self.pipeline is not None
+        self._prompt.pop(feed.name, None)
         try:
-            await self.pipeline.poll_feed(feed)
+            report = await self.pipeline.poll_feed(feed)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in one poll must not stop the daemon
             log.error("poll.crashed", exc_info=exc, extra={"fields": {"feed": feed.name}})
             try:
-                await self.pipeline.record_crash(feed, exc)
+                report = await self.pipeline.record_crash(feed, exc)
             except Exception as again:  # the database too: the lease runs out by itself
                 event(log, "poll.crash_unrecorded", logging.ERROR, feed=feed.name, error=str(again))
+                return
+        self.metrics.observe_poll(report)
+        self.health.record(report, [f.name for f in self.runtime.config.settings.feeds if f.enabled])
+
+    async def _serve_health(self) -> None:
+        """Start `/metrics` and `/healthz` on `[metrics] listen`; a port in use is logged, polling goes on."""
+        settings = self.runtime.config.settings
+        address = settings.metrics.address()
+        if address is None:
+            return
+        try:
+            self._server = await asyncio.to_thread(HealthServer, *address, self.metrics, self._healthz)
+        except OSError as exc:
+            event(log, "metrics.unavailable", logging.ERROR, listen=settings.metrics.listen,
+                  error=exc.strerror or str(exc), config=str(self.config_path))
+            return
+        self._server.start()
+        event(log, "metrics.listening", listen=settings.metrics.listen, port=self._server.port)
+
+    def _healthz(self) -> tuple[bool, dict[str, object]]:
+        """For `/healthz` (runs in the server's thread): database answers, scheduler ticking, not stopping."""
+        schedule = self.runtime.config.settings.schedule
+        since_tick = time.time() - self.metrics.last_tick
+        ticking = since_tick <= max(60.0, 10 * schedule.tick)
+        try:
+            database = "ok" if self.store is not None and self.store.ping() else "unavailable"
+        except Exception as exc:  # any database failure means unhealthy
+            database = f"error: {type(exc).__name__}"
+        stopping = self._stopping.is_set()
+        details: dict[str, object] = {
+            "database": database, "scheduler": "ticking" if ticking else "stalled",
+            "seconds_since_tick": round(since_tick, 1), "stopping": stopping,
+            "feeds": self.health.counts, "all_feeds_failing": self.health.all_failing,
+        }
+        return database == "ok" and ticking and not stopping, details
 
     async def _maintenance(self) -> None:
         retention = self.runtime.config.settings.storage.retention
@@ -206,12 +302,16 @@ class Daemon:
             except ConfigError as exc:
                 for problem in exc.problems:
                     event(log, "reload.refused", logging.ERROR, reason=reason, problem=problem)
+                self.metrics.reloads.labels("refused").inc()
                 notify("READY=1", "STATUS=reload refused; old config in force")
                 return False
             old = self.runtime
             if new.config.storage_url() != old.config.storage_url():
                 event(log, "reload.storage_unchanged", logging.WARNING,
                       note="storage.url changes take effect on restart")
+            if new.config.settings.metrics != old.config.settings.metrics:
+                event(log, "reload.metrics_unchanged", logging.WARNING,
+                      note="metrics.listen changes take effect on restart")
             assert self.pipeline is not None and self.store is not None
             if new.config.settings.http != old.config.settings.http:
                 old_fetcher = self.pipeline.fetcher
@@ -221,6 +321,7 @@ class Daemon:
             self.runtime = new
             self.pipeline.runtime = new
             await asyncio.to_thread(self.store.sync_feeds, feed_configs(new))
+            self.metrics.reloads.labels("done").inc()
             event(log, "reload.done", reason=reason, feeds=len(new.config.settings.feeds),
                   topics=len(new.rules.topics), rules_version=new.rules.version)
             notify("READY=1", f"STATUS=polling {len(new.feeds)} feeds")

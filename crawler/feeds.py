@@ -20,6 +20,7 @@ import feedparser
 from w3lib.html import remove_tags, remove_tags_with_content, replace_entities
 
 from crawler.models import FeedEntry
+from crawler.settings import MAX_URL_LENGTH
 from crawler.urls import canonicalize, is_opaque_link
 
 __all__ = ["CONTENT_MAX_CHARS", "SUMMARY_MAX_CHARS", "FeedError", "ParsedFeed", "html_to_text", "parse_feed"]
@@ -215,6 +216,17 @@ def parse_feed(
     )
 
 
+def _checked(link: str) -> str:
+    """The canonical URL of an entry's link; `ValueError` unless the link itself is a short http(s) URL.
+
+    The link (not only its canonical form) is stored and shown as the "Original" link, so
+    it must be http(s) and bounded in length too.
+    """
+    if not _is_url(link) or len(link) > MAX_URL_LENGTH:
+        raise ValueError("only http(s) links of bounded length are kept")
+    return canonicalize(link)
+
+
 def _entry(
     item: Any, *, feed_name: str, feed_url: str, source: str | None, feed_lang: str | None
 ) -> FeedEntry | None:
@@ -232,13 +244,13 @@ def _entry(
         return None
     link = urljoin(feed_url, link)
     try:
-        url = canonicalize(link)
+        url = _checked(link)
     except ValueError:
         if not _is_url(guid) or guid == link:
             return None
         link = urljoin(feed_url, guid or "")
         try:
-            url = canonicalize(link)
+            url = _checked(link)
         except ValueError:
             return None
 

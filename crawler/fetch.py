@@ -10,7 +10,13 @@ polling somebody else's servers:
   size cap that stops reading as soon as the body is too big, a redirect limit;
 * safety: every hop of a redirect chain is resolved and refused if it points at a
   private, loopback, link-local or otherwise non-public address, so that a feed cannot
-  make the daemon fetch internal services (unless `allow_private_networks`);
+  make the daemon fetch internal services (unless `allow_private_networks`). The
+  connection itself goes to the address that was checked (a network backend that
+  resolves once), so a DNS server that answers differently the second time (DNS
+  rebinding) cannot slip an internal address past the check;
+* decompression in bounded steps: gzip, deflate and brotli bodies are inflated at most
+  64 KiB at a time and counted against the size cap as they grow, so a compression
+  bomb costs no more memory than the cap;
 * caching: conditional GET with the validators exactly as the server gave them, and
   Retry-After and Cache-Control max-age reported to the scheduler.
 
@@ -27,16 +33,20 @@ import ipaddress
 import re
 import socket
 import time
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 from urllib.parse import urljoin
 
+import brotli
+import httpcore
 import httpx
 from protego import Protego
 
-from crawler.settings import HttpSettings
+from crawler.settings import MAX_URL_LENGTH, HttpSettings
 from crawler.urls import host_of
 
 __all__ = [
@@ -68,8 +78,17 @@ MAX_CRAWL_DELAY = 60.0
 _REDIRECTS = {301, 302, 303, 307, 308}
 _PERMANENT_STATUSES = {400, 404, 405, 410, 414, 451, 501}
 _PERMANENT_KINDS = {"robots", "blocked", "invalid_url"}
-_MAX_AGE_RE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?", re.I)
+_MAX_AGE_RE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?([0-9]+)\"?", re.I)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+INFLATE_STEP = 64 * 1024
+"""Most bytes one decompression step may produce: what a bomb can cost beyond the cap."""
+try:  # brotli >= 1.2 can bound its output; an older one is simply not offered to servers
+    brotli.Decompressor().process(b"", output_buffer_limit=1)
+    _ENCODINGS = "gzip, deflate, br"
+except (TypeError, AttributeError, brotli.error):  # pragma: no cover - depends on the wheel
+    _ENCODINGS = "gzip, deflate"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(slots=True)
@@ -151,7 +170,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit alone takes '¹', which float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -205,12 +224,15 @@ class Fetcher:
             write=settings.timeout,
             pool=settings.timeout,
         )
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        if transport is None and not settings.allow_private_networks:
+            transport = _checked_transport(http2=settings.http2, limits=limits)
         self._client = httpx.AsyncClient(
             http2=settings.http2,
             timeout=timeout,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            headers={"User-Agent": settings.user_agent},
+            limits=limits,
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": _ENCODINGS},
             transport=transport,
             # Proxies from the environment would connect on our behalf, past the address
             # checks; an operator who needs one can pass a transport.
@@ -475,33 +497,193 @@ class Fetcher:
                     kind="blocked", url=str(target),
                 )
 
-    async def _resolve(
-        self, target: httpx.URL
-    ) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    async def _resolve(self, target: httpx.URL) -> list[IPAddress]:
         """Every address the host resolves to: one private answer is enough to refuse it."""
-        host = target.host
         port = target.port or (443 if target.scheme == "https" else 80)
-        loop = asyncio.get_running_loop()
+        return await _resolve(target.host, port, str(target))
+
+
+async def _resolve(host: str, port: int, url: str) -> list[IPAddress]:
+    """The addresses `host` resolves to now (a literal address resolves to itself)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError) as exc:
+        raise FetchError(f"cannot resolve {host}", kind="connect", url=url) from exc
+    addresses: list[IPAddress] = []
+    for info in infos:
+        raw = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone id
         try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError, OSError) as exc:
-            raise FetchError(
-                f"cannot resolve {host}", kind="connect", url=str(target)
-            ) from exc
-        addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
-        for info in infos:
-            raw = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 zone id
+            addresses.append(ipaddress.ip_address(raw))
+        except ValueError:
+            continue
+    if not addresses:
+        raise FetchError(f"cannot resolve {host}", kind="connect", url=url)
+    return addresses
+
+
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses that passed the public-address check, resolving once.
+
+    httpx would otherwise resolve the host a second time when it connects, and a DNS
+    server under an attacker's control can answer a public address to the check and
+    127.0.0.1 or 169.254.169.254 to the connection. Here the answer that is checked is
+    the one connected to; TLS still uses the host name (SNI and certificate), since
+    httpcore passes it to `start_tls` separately.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        url = f"//{host}:{port}"
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await _resolve(host, port, url)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"cannot resolve {host} in time") from None
+        for ip in addresses:
+            if _refused(ip):
+                raise FetchError(
+                    f"refused to fetch {host} ({ip}): not a public address", kind="blocked", url=url
+                )
+        error: Exception | None = None
+        for ip in addresses:
             try:
-                addresses.append(ipaddress.ip_address(raw))
-            except ValueError:
-                continue
-        if not addresses:
-            raise FetchError(f"cannot resolve {host}", kind="connect", url=str(target))
-        return addresses
+                return await self._inner.connect_tcp(
+                    str(ip), port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - never configured
+        raise httpcore.ConnectError("newswatch does not fetch over unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _checked_transport(*, http2: bool, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport, connecting through `_CheckedBackend`.
+
+    httpx 0.28 takes no network backend, so the pool's is replaced; if a future httpcore
+    renames the attribute this fails loudly at start-up instead of silently checking less.
+    """
+    transport = httpx.AsyncHTTPTransport(http2=http2, limits=limits, retries=0)
+    pool = transport._pool
+    if not hasattr(pool, "_network_backend"):  # pragma: no cover - guards an upgrade
+        raise RuntimeError("httpcore changed: cannot pin connections to checked addresses")
+    pool._network_backend = _CheckedBackend()
+    return transport
+
+
+class _Inflate:
+    """One gzip or deflate layer, inflating at most `INFLATE_STEP` bytes per step."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._d: Any = None
+        self._head = b""
+        """The first bytes, held until two have come: they tell zlib-wrapped from raw deflate."""
+        self._done = False
+
+    def _start(self, data: bytes) -> None:
+        if self.encoding == "deflate":
+            # RFC 9110 deflate is zlib-wrapped; some servers send raw deflate anyway.
+            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._d = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        else:
+            self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._done:
+            return  # bytes after the end of the stream are ignored, as browsers do
+        if self._d is None:
+            self._head += data
+            if len(self._head) < 2:
+                return
+            data, self._head = self._head, b""
+            self._start(data)
+        while True:
+            out = self._d.decompress(data, INFLATE_STEP)
+            data = self._d.unconsumed_tail
+            if out:
+                yield out
+            if self._d.eof:
+                rest = self._d.unused_data
+                if self.encoding != "deflate" and rest[:2] == b"\x1f\x8b":  # another gzip member
+                    self._start(rest)
+                    data = rest
+                    continue
+                self._done = True
+                return
+            if not data and not out:
+                return
+
+
+class _Unbrotli:
+    """One brotli layer, producing at most `INFLATE_STEP` bytes per step."""
+
+    def __init__(self) -> None:
+        self._d = brotli.Decompressor()
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._d.is_finished():
+            return
+        out = self._d.process(data, output_buffer_limit=INFLATE_STEP)
+        if out:
+            yield out
+        while not self._d.can_accept_more_data() and not self._d.is_finished():
+            out = self._d.process(b"", output_buffer_limit=INFLATE_STEP)
+            if not out:
+                return
+            yield out
+
+
+def _decoders(content_encoding: str) -> list[_Inflate | _Unbrotli]:
+    """Layers to undo, outermost first; unknown codings are passed through, as httpx does."""
+    layers: list[_Inflate | _Unbrotli] = []
+    for coding in reversed([c.strip().lower() for c in content_encoding.split(",")]):
+        if coding in ("gzip", "x-gzip", "deflate"):
+            layers.append(_Inflate("deflate" if coding == "deflate" else "gzip"))
+        elif coding == "br":
+            layers.append(_Unbrotli())
+    return layers
+
+
+def _decode(layers: list[_Inflate | _Unbrotli], data: bytes) -> Iterator[bytes]:
+    """Push one raw chunk through every layer, piece by bounded piece."""
+    if not layers:
+        if data:
+            yield data
+        return
+    for piece in layers[0].feed(data):
+        yield from _decode(layers[1:], piece)
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int, truncate: bool) -> bytes:
-    """Read the (decoded) body, stopping as soon as it exceeds `max_bytes`."""
+    """Read the decoded body, stopping as soon as it exceeds `max_bytes`.
+
+    The body is read raw and inflated here in bounded steps: httpx inflates each network
+    chunk whole, and 64 KiB of gzip can inflate to 64 MB before any cap is checked.
+    """
     declared = response.headers.get("Content-Length")
     # Content-Length counts compressed bytes; the decoded body is at least as big in practice.
     if not truncate and declared and declared.isdigit() and int(declared) > max_bytes:
@@ -509,23 +691,37 @@ async def _read_capped(response: httpx.Response, max_bytes: int, truncate: bool)
             f"response of {int(declared)} bytes is over the {max_bytes}-byte limit",
             kind="too_large", url=str(response.request.url),
         )
+    layers = _decoders(response.headers.get("Content-Encoding", ""))
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            if truncate:
-                chunks.append(chunk[: len(chunk) - (size - max_bytes)])
-                break
-            raise FetchError(
-                f"response is over the {max_bytes}-byte limit",
-                kind="too_large", url=str(response.request.url),
-            )
-        chunks.append(chunk)
+    try:
+        async for raw in response.aiter_raw():
+            for chunk in _decode(layers, raw):
+                size += len(chunk)
+                if size > max_bytes:
+                    if truncate:
+                        chunks.append(chunk[: len(chunk) - (size - max_bytes)])
+                        return b"".join(chunks)
+                    raise FetchError(
+                        f"response is over the {max_bytes}-byte limit",
+                        kind="too_large", url=str(response.request.url),
+                    )
+                chunks.append(chunk)
+    except (zlib.error, brotli.error) as exc:
+        if truncate and chunks:  # a cut robots.txt is still worth its first part
+            return b"".join(chunks)
+        raise FetchError(
+            f"cannot decode the response ({response.headers.get('Content-Encoding')}): {exc}",
+            kind="protocol", url=str(response.request.url),
+        ) from None
     return b"".join(chunks)
 
 
 def _parse_url(url: str) -> httpx.URL:
+    if len(url) > MAX_URL_LENGTH:
+        raise FetchError(
+            f"URL longer than {MAX_URL_LENGTH} characters", kind="invalid_url", url=url[:200]
+        )
     try:
         target = httpx.URL(url.strip())
     except (httpx.InvalidURL, ValueError, TypeError) as exc:

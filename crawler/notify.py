@@ -89,7 +89,12 @@ class Notifier:
         self._digest: dict[tuple[str, ...], list[tuple[str, tuple[int, str]]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.sent = 0
+        """Messages a notifier accepted (the daemon's `/metrics` counts deliveries from these)."""
         self.failed = 0
+        """Messages given up on after `max_retries`."""
+        self.retried = 0
+        self.dropped = 0
+        """Messages pushed out of a full queue by newer ones."""
 
     def _targets(self, topic_id: str) -> tuple[tuple[str, ...], str]:
         rt = self._runtime()
@@ -142,6 +147,7 @@ class Notifier:
         assert self._queue is not None
         if self._queue.full():  # a dead notifier must not grow memory without bound
             dropped = self._queue.get_nowait()
+            self.dropped += 1
             event(log, "notify.dropped", logging.WARNING, title=dropped.title)
         self._queue.put_nowait(msg)
 
@@ -173,7 +179,13 @@ class Notifier:
             event(log, "notify.retry", logging.WARNING, to=targets, attempt=msg.attempt + 1,
                   in_seconds=round(delay, 1), error=error)
             msg.attempt += 1
+            self.retried += 1
             asyncio.get_running_loop().call_later(delay, self._put, msg)
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be sent now (retries waiting out their back-off are not counted)."""
+        return self._queue.qsize() if self._queue is not None else 0
 
     async def _digester(self) -> None:
         while True:

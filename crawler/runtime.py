@@ -26,6 +26,8 @@ from .settings import (
     Settings,
     find_config,
     load_settings,
+    load_toml,
+    read_config_bytes,
 )
 
 __all__ = ["Runtime", "load_runtime"]
@@ -54,7 +56,7 @@ def _fallback_config(path: str | os.PathLike[str] | None) -> LoadedConfig | None
     """
     cfg_path = find_config(path)
     try:
-        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        raw = load_toml(read_config_bytes(cfg_path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     try:

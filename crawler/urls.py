@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
 
+from crawler.settings import MAX_URL_LENGTH
+
 __all__ = ["TRACKING_PARAMS", "canonicalize", "host_of", "is_opaque_link"]
 
 TRACKING_PARAMS: frozenset[str] = frozenset(
@@ -36,6 +38,7 @@ TRACKING_PARAMS: frozenset[str] = frozenset(
 _TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "hsa_", "piwik_", "matomo_", "oly_")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_SCHEMES = frozenset(_DEFAULT_PORTS)
 
 # Links that a reader's browser resolves with JavaScript or a click-through page: fetching
 # them yields an interstitial, not the article.
@@ -61,18 +64,24 @@ def canonicalize(url: str, base: str | None = None) -> str:
 
     Lower-cases scheme and host (IDNA-encoded), drops the default port, the fragment and
     tracking parameters, sorts the remaining query and normalises percent-encoding.
-    Raises `ValueError` for something that is not an absolute http(s)-like URL.
+    Raises `ValueError` for anything but an absolute http(s) URL of at most
+    `MAX_URL_LENGTH` characters: a `file:`, `ftp:` or `javascript:` link in a feed must
+    never be stored, let alone shown to a reviewer as the original.
     """
     raw = url.strip()
     if not raw:
         raise ValueError("empty URL")
+    if len(raw) > MAX_URL_LENGTH:
+        raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters")
     if base:
         raw = urljoin(base.strip(), raw)
     elif raw.startswith("//"):
         raw = "https:" + raw
     parts = urlsplit(raw)
     if not parts.scheme or not parts.netloc:
-        raise ValueError(f"not an absolute URL: {url!r}")
+        raise ValueError(f"not an absolute URL: {url[:100]!r}")
+    if parts.scheme.lower() not in _SCHEMES:
+        raise ValueError(f"not an http(s) URL: {url[:100]!r}")
     if parts.query:
         names = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
         tracking = [name for name in names if _is_tracking(name)]
@@ -90,7 +99,10 @@ def canonicalize(url: str, base: str | None = None) -> str:
     host = parts.hostname or ""
     if host.endswith("."):
         netloc = netloc.replace(host, host.rstrip("."), 1)
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    canon = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    if len(canon) > MAX_URL_LENGTH:  # percent-encoding can lengthen a URL
+        raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters")
+    return canon
 
 
 def host_of(url: str) -> str:

@@ -189,3 +189,20 @@ def test_html_to_text() -> None:
     html = "<p>One&nbsp;<b>two</b></p><script>evil()</script><p>three &amp; four</p>"
     assert html_to_text(html) == "One two\nthree & four"
     assert html_to_text("") == ""
+
+
+def test_only_http_links_of_bounded_length_are_kept() -> None:
+    """Issue 11 defect 7: file:, gopher:, ftp: and 2 MB links were stored and shown as "Original"."""
+    huge = "https://news.example/" + "a" * 2_000_000
+    links = ["file:///etc/passwd", "gopher://news.example/1", "ftp://news.example/a.txt",
+             "javascript:alert(1)", "data:text/html,<script>x</script>", huge, "https://news.example/ok"]
+    items = "".join(f"<item><title>t{i}</title><link>{link.replace('&', '&amp;').replace('<', '&lt;')}</link>"
+                    "</item>" for i, link in enumerate(links))
+    items += ("<item><title>guid</title><link>ftp://news.example/x</link>"
+              "<guid>https://news.example/from-guid</guid></item>")
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>'
+    feed = parse_feed(body.encode(), feed_name="t", feed_url="https://news.example/feed")
+    assert [(e.url, e.link) for e in feed.entries] == [
+        ("https://news.example/ok", "https://news.example/ok"),
+        ("https://news.example/from-guid", "https://news.example/from-guid"),
+    ]

@@ -128,7 +128,7 @@ async def test_failing_service_is_retried_with_backoff_then_succeeds(server: Loo
     await notifier.on_flagged(7, _article(), [_match()])
     await _until(lambda: notifier.sent == 1)
     await notifier.aclose()
-    assert len(received) == 3 and notifier.failed == 0
+    assert len(received) == 3 and notifier.failed == 0 and notifier.retried == 2
     times = [r.time for r in server.requests_for("/flaky")]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] >= 0.07 and gaps[1] >= 0.14  # ~0.1 s then ~0.2 s (±20 % jitter): exponential
@@ -143,7 +143,7 @@ async def test_gives_up_after_max_retries(server: LoopbackServer, tmp_path: Path
     await notifier.on_flagged(1, _article(), [_match()])
     await _until(lambda: notifier.failed == 1)
     await notifier.aclose()
-    assert len(received) == 3 and notifier.sent == 0
+    assert len(received) == 3 and notifier.sent == 0 and notifier.retried == 2
 
 
 async def test_secrets_never_reach_the_logs(server: LoopbackServer, tmp_path: Path,
@@ -259,3 +259,19 @@ async def test_deliveries_are_recorded_and_undelivered_ones_resent_after_a_resta
     await restarted.aclose()
     await again.aclose()
     store.close()
+
+
+async def test_a_full_queue_drops_the_oldest_and_counts_it(server: LoopbackServer, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import crawler.notify
+
+    received = _hook(server, "/hook", [200])
+    rt = _runtime(tmp_path, [f"json://127.0.0.1:{server.port}/hook"])
+    monkeypatch.setattr(crawler.notify, "QUEUE_SIZE", 2)
+    notifier = Notifier(lambda: rt)
+    for n in range(1, 6):  # queued before the sender gets a turn: three push older ones out
+        await notifier.on_flagged(n, _article(n), [_match()])
+    assert notifier.dropped == 3 and notifier.queued == 2
+    await _until(lambda: notifier.sent == 2)
+    await notifier.aclose()
+    assert [m["title"][-3:] for m in received] == ["(4)", "(5)"] and notifier.queued == 0

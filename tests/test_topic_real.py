@@ -67,7 +67,7 @@ def test_page_furniture_and_missing_headlines(ruleset: RuleSet, shared: Path, na
 def test_furniture_lines_are_what_they_claim(ruleset: RuleSet) -> None:
     """The lines are hard on their own: cricket with both countries, another pair's secret talks."""
     for line in ALSO_READ:
-        assert "India" in line and "Pakistan" in line or "India-Pakistan" in line
+        assert "India" in line and "Pakistan" in line
     rs = RuleSet(ruleset.topics)
     for line in RELATED:
         ex = rs.explain(Document(body=line), rs.topics[0].id)

@@ -92,3 +92,12 @@ def test_is_opaque_link(url: str, opaque: bool) -> None:
 )
 def test_host_of(url: str, host: str) -> None:
     assert host_of(url) == host
+
+
+@pytest.mark.parametrize("bad", ["file:///etc/passwd", "ftp://x.example/a", "gopher://x.example/",
+                                 "javascript://x.example/%0aalert(1)", "https://x.example/" + "a" * 3000,
+                                 "https://x.example/" + "é" * 700])
+def test_canonicalize_keeps_only_bounded_http_urls(bad: str) -> None:
+    """Issue 11 defect 7: a canonical URL is http(s) and at most MAX_URL_LENGTH long, even after escaping."""
+    with pytest.raises(ValueError):
+        canonicalize(bad)

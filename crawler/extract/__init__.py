@@ -11,7 +11,9 @@ Metadata comes from JSON-LD and meta tags whichever extractor wins the body.
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -23,15 +25,27 @@ from .dates import parse_date
 from .generic import extract_generic, is_plausible_body, node_paragraphs
 from .jsonld import find_article, json_ld_objects
 from .metadata import Metadata, clean_authors, extract_metadata
-from .profiles import SiteProfile, SiteProfiles, default_profiles, load_site_profiles
+from .nesting import limit_nesting
+from .profiles import (
+    SiteProfile,
+    SiteProfiles,
+    StaleProfile,
+    default_profiles,
+    load_site_profiles,
+    stale_profiles,
+)
 from .text import clean_paragraph, clean_text
 
 __all__ = [
+    "Extraction",
     "SiteProfile",
     "SiteProfiles",
+    "StaleProfile",
     "decode_html",
     "extract",
+    "extract_page",
     "load_site_profiles",
+    "stale_profiles",
 ]
 
 log = logging.getLogger(__name__)
@@ -39,6 +53,16 @@ log = logging.getLogger(__name__)
 # Pages larger than this are cut: no article needs more, and it bounds the work.
 MAX_HTML_CHARS = 12_000_000
 _MIN_JSON_LD_CHARS = 200
+
+
+@dataclass(slots=True)
+class Extraction:
+    """An extracted article, and what a site's maintainer needs to know about how."""
+
+    article: Article = field(default_factory=Article)
+    profile_failed: str | None = None
+    """The site profile that matched the URL but found no body, so another method was
+    used: counted per profile, it tells that a site changed its markup."""
 
 
 def extract(
@@ -53,47 +77,64 @@ def extract(
     `profiles=None` uses the default profiles (`config/sites.toml`); pass an empty
     `SiteProfiles()` for profile-free extraction.
     """
+    return extract_page(html, url, content_type=content_type, profiles=profiles).article
+
+
+def extract_page(
+    html: str | bytes,
+    url: str,
+    *,
+    content_type: str | None = None,
+    profiles: SiteProfiles | None = None,
+) -> Extraction:
+    """`extract`, also saying which site profile, if any, failed on the page; never raises."""
+    result = Extraction()
     try:
-        return _extract(html, url, content_type, profiles)
+        _extract(html, url, content_type, profiles, result)
     except Exception:  # the daemon must survive any page; the cause goes to the log
         log.warning("extraction failed for %s", url, exc_info=True)
-        return Article()
+        result.article = Article()
+    return result
 
 
 def _extract(
-    html: str | bytes, url: str, content_type: str | None, profiles: SiteProfiles | None
-) -> Article:
+    html: str | bytes,
+    url: str,
+    content_type: str | None,
+    profiles: SiteProfiles | None,
+    result: Extraction,
+) -> None:
     if isinstance(html, bytes | bytearray | memoryview):
         html = decode_html(bytes(html[:MAX_HTML_CHARS]), content_type)
     if not isinstance(html, str) or not html.strip():
-        return Article()
+        return
     if len(html) > MAX_HTML_CHARS:
         html = html[:MAX_HTML_CHARS]
     if "\x00" in html:
         html = html.replace("\x00", "")
-    tree = LexborHTMLParser(html)
+    tree = LexborHTMLParser(limit_nesting(html))
     ld_article = find_article(json_ld_objects(tree))
     meta = extract_metadata(tree, url, ld_article)
     if profiles is None:
         profiles = default_profiles()
     profile = profiles.for_url(url)
-    article = _article(meta)
+    article = result.article = _article(meta)
     if profile is not None:
         article.site = profile.name
         _profile_metadata(tree, profile, article)
         text = _profile_body(tree, profile, article.title)
         if len(text) >= max(profile.min_chars, 1):
             article.text, article.method = text, f"profile:{profile.name}"
-            return article
+            return
+        result.profile_failed = profile.name
         log.info("profile %s v%s found no body on %s", profile.name, profile.version, url)
     text = _json_ld_body(ld_article)
     if text:
         article.text, article.method = text, "json-ld"
-        return article
+        return
     text = extract_generic(tree, article.title)
     if text:
         article.text, article.method = text, "generic"
-    return article
 
 
 def _article(meta: Metadata) -> Article:
@@ -117,7 +158,11 @@ def _json_ld_body(ld_article: dict[str, Any] | None) -> str:
     if not isinstance(body, str):
         return ""
     if "<" in body and ">" in body:
-        body = LexborHTMLParser(body).text(separator="\n")
+        body = LexborHTMLParser(limit_nesting(body)).text(separator="\n")
+    elif "&" in body:
+        # A JSON string holds text, not HTML: its entities were escaped by mistake, and
+        # pages that escape twice leave `&amp;quot;` that one unescape would not undo.
+        body = html_lib.unescape(body)
     text = clean_text(body)
     if not is_plausible_body(text, _MIN_JSON_LD_CHARS):
         return ""
@@ -127,18 +172,45 @@ def _json_ld_body(ld_article: dict[str, Any] | None) -> str:
 
 
 def _profile_body(tree: LexborHTMLParser, profile: SiteProfile, title: str) -> str:
-    """Paragraphs under the profile's body selectors, after its `drop` selectors."""
-    for selector in profile.drop:
-        for node in tree.css(selector):
-            node.decompose()
+    """Paragraphs of the article's own element, after the profile's `drop` selectors.
+
+    `drop` edits a copy of that element, so when the profile fails, JSON-LD and the
+    generic extractor still see the page as it was.
+    """
     matched: list[LexborNode] = []
     for selector in profile.body:
-        matched.extend(tree.css(selector))
+        matched = tree.css(selector)
         if matched:
             break  # later selectors are fallbacks for older or alternative layouts
-    outer = _outermost(matched)
-    paragraphs = [p for node in outer for p in node_paragraphs(node, title)]
+    paragraphs: list[str] = []
+    for node in _article_elements(_outermost(matched)):
+        if profile.drop:
+            copy = LexborHTMLParser(node.html or "")
+            for selector in profile.drop:
+                for junk in copy.css(selector):
+                    junk.decompose()
+            node = copy.body or copy.root
+            if node is None:
+                continue
+        paragraphs.extend(node_paragraphs(node, title))
     return "\n".join(paragraphs)
+
+
+def _article_elements(nodes: list[LexborNode]) -> list[LexborNode]:
+    """The article's own elements among a selector's matches.
+
+    A second card with the same class elsewhere on the page (a teaser, a related story)
+    must not leak into the body: the match with the most text is the article's, and
+    matches beside it under the same parent are the rest of it (a body split into
+    blocks, or a selector that names the paragraphs themselves).
+    """
+    if len(nodes) <= 1:
+        return nodes
+    best = max(nodes, key=lambda n: len(n.text(deep=True, strip=True)))
+    parent = best.parent
+    if parent is None:
+        return [best]
+    return [n for n in nodes if n.parent is not None and n.parent.mem_id == parent.mem_id]
 
 
 def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:

@@ -8,7 +8,9 @@ furniture is short, link-heavy or hinted. Every block votes for all of its block
 ancestors with a signed weight, so the best-scoring element is the one that holds the
 most prose and the least furniture: the article container. Its blocks, minus the
 furniture inside it, are the body; leading furniture (headline, byline, dates) before
-the first real paragraph and trailing furniture after the last one are trimmed.
+the first real paragraph and trailing furniture after the last one are trimmed, but
+lists, `<br>` lines and the headings that lead into them stay, and promos and a press
+release's company boilerplate at the end go. A page footer never wins.
 
 Everything is iterative (no recursion) and bounded, so hostile nesting cannot raise.
 """
@@ -37,6 +39,7 @@ _BLOCK_TAGS = frozenset(
     ["address", "article", "aside", "blockquote", "body", "center", "dd", "details", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "html", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "caption", "br", "img"]
 )
 _VOID_BLOCKS = frozenset(("br", "hr", "img"))
+_PAGE_TAGS = frozenset(("html", "body"))
 # Table and list cells: their list or table carries the hint, if any.
 _UNHINTED = frozenset(("li", "tr", "td", "th", "tbody", "thead", "tfoot", "dd", "dt"))
 _INLINE_HINTED = frozenset(("span", "small", "time", "cite"))
@@ -50,6 +53,7 @@ _BOILER_ROLES = frozenset(
 # Words in class/id that mark furniture whatever else the attribute says.
 # Reader comments can outweigh the article, so their hint holds whatever their size.
 _COMMENTS = re.compile(r"comment|disqus|respond|replies|discussion")
+_EMBED = re.compile(r"embed|twitter-tweet|instagram-media")
 _STRONG_NEG = re.compile(
     r"share|sharing|social|newsletter|related|trending|popular|most-?read|"
     r"mostread|recommend|outbrain|taboola|byline|caption|credit|breadcrumb|footer|sidebar|"
@@ -66,14 +70,22 @@ _WEAK_NEG = re.compile(
 _POSITIVE = re.compile(
     r"article|body|content|entry|main|post|story|text|prose|rich-?text|column|blog"
 )
+# A price, a bare link or a shop verb: what a product line has and a related-story link has not.
+_PRODUCT_LINE = re.compile(
+    r"[$€£¥₹]\s?\d|\d\s?(?:€|euro|usd|eur)\b|^https?://\S+$|\b(?:buy|shop|order|get it)\b", re.I
+)
+# A class or id word that names a footer ("footer", "site-footer", "article_footer"), not
+# one that only mentions it ("footer-wrapper", "has-sticky-footer-layout" can wrap a page).
+_FOOTER = re.compile(r"(?:^|\s)(?!(?:has|with|no|show|sticky)[_-])(?:[\w-]*[_-])?footer(?:\s|$)")
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
 # Short lines that are furniture however they are marked up.
 _JUNK_LINE = re.compile(
-    r"^(?:advertisement|advertising|sponsored|ad|read more|read next|more|continue reading|"
+    r"^(?:advertisement|advertising|advert|sponsored|ad|read more|read next|more|continue reading|"
     r"share|share this|share this article|share on \w+|tweet|email|print|comments?|"
     r"related|related articles|related stories|see also|also read|recommended|"
-    r"subscribe|sign up|follow us.*|photo|image|video|click here.*|loading.*|"
-    r"skip to .*|back to top|top|next|previous|close)[\s:.…>»|-]*$",
+    r"subscribe|sign up|follow us.*|photo|image|video|click here|loading.*|"
+    r"skip to .*|back to top|top|next|previous|close|"
+    r"this (?:slideshow|video|content|page) requires javascript)[\s:.…>»|-]*$",
     re.I,
 )
 _SENTENCE_END = re.compile(r"[.!?。！？…\"”’»)\]:;۔।]\s*$")
@@ -111,10 +123,20 @@ class _Block:
     chars: int = 0
     heading: str = ""
     text: str = ""
+    linky: bool = False
+    """Mostly link text, kept only between real paragraphs."""
 
 
 def _hint_level(tag: str, attrs: dict[str, str | None]) -> int:
-    """How surely an element's tag, role, hiding or class/id words mark it as furniture."""
+    """How surely an element's tag, role, hiding or class/id words mark it as furniture.
+
+    A footer is furniture whatever its share of a short page's prose: on a three-sentence
+    brief the footer's contact block can hold more text than the story.
+    """
+    if tag == "footer":
+        return 2
+    if tag in _PAGE_TAGS:
+        return 0  # their classes describe the page ("has-footer"), not a part of it
     if not attrs:
         return 1 if tag in _BOILER_TAGS else 0
     cls = attrs.get("class")
@@ -131,11 +153,21 @@ def _hint_level(tag: str, attrs: dict[str, str | None]) -> int:
             return 2
         role = attrs.get("role")
         if role and role.lower() in _BOILER_ROLES:
-            return 1
+            return 2 if role.lower() == "contentinfo" else 1
     return 1 if tag in _BOILER_TAGS else 0
 
 
 _hint_cache: dict[str, int] = {}
+
+
+def _is_footer(attrs: dict[str, str | None]) -> bool:
+    """A page footer by its class/id words or ARIA role (`contentinfo`)."""
+    if not attrs:
+        return False
+    if (attrs.get("role") or "").lower() == "contentinfo":
+        return True
+    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    return bool(_FOOTER.search(names)) and not _guarded_positive(names)
 
 
 def _hint_words(names: str) -> int:
@@ -146,8 +178,10 @@ def _hint_words(names: str) -> int:
         names = names.lower()
         if _COMMENTS.search(names):
             hit = 2
+        elif _EMBED.search(names):
+            hit = 0  # a post quoted in the story ("social-media-embed") is the story's
         elif _STRONG_NEG.search(names):
-            hit = 0 if _guarded_positive(names) else 1
+            hit = 0 if _guarded_positive(names) else 2 if _FOOTER.search(names) else 1
         else:
             hit = int(bool(_WEAK_NEG.search(names)) and not _POSITIVE.search(names))
         if len(_hint_cache) > 50000:
@@ -203,11 +237,14 @@ def _walk(root: LexborNode, use_hints: bool) -> tuple[list[_Block], list[_Frame]
             current = None
             if tag in _VOID_BLOCKS:
                 continue
-            hint = (
-                _hint_level(tag, node.attributes)
-                if use_hints and tag not in _UNHINTED and owner.hint < 2
-                else 0
-            )
+            if tag in _UNHINTED or owner.hint == 2:
+                hint = 0
+            elif use_hints:
+                hint = _hint_level(tag, node.attributes)
+            elif tag in _PAGE_TAGS:
+                hint = 0
+            else:  # even a page whose class words mislead has its footer last
+                hint = 2 if tag == "footer" or _is_footer(node.attributes) else 0
             owner = _Frame(owner, tag, hint, tag if tag in _HEADINGS else owner.heading)
             frames.append(owner)
         elif tag == "a":
@@ -297,6 +334,8 @@ def _is_inside(frame: _Frame | None, container: _Frame) -> bool:
 
 def _is_substantial(block: _Block) -> bool:
     """Prose-like enough that furniture cannot be mistaken for it."""
+    if block.linky:
+        return False
     n = len(block.text)
     return n >= 120 or (n >= 40 and bool(_SENTENCE_END.search(block.text)) and not block.heading)
 
@@ -305,7 +344,10 @@ def _keep(block: _Block, title_key: str) -> bool:
     if block.owner.boiler or not block.text:
         return False
     if block.chars and block.link_chars / block.chars > 0.5:
-        return False
+        # a product line ("Get it on Amazon for $39") between paragraphs is the article's;
+        # `_trim` drops such lines at either end, where link lists are furniture
+        block.linky = block.owner.tag == "p" and bool(_PRODUCT_LINE.search(block.text))
+        return block.linky
     if block.heading == "h1":
         return False
     if title_key and _key(block.text) == title_key:
@@ -318,17 +360,142 @@ def _key(text: str) -> str:
 
 
 def _trim(blocks: list[_Block]) -> list[_Block]:
-    """Drop leading and trailing short, sentence-less blocks (bylines, dates, tags)."""
+    """Drop the furniture before the first and after the last real paragraph.
+
+    Not every short line is furniture: a list, a spec sheet or tour dates set as
+    `<br>` lines are runs of similar short lines, and a heading that leads into such a
+    run or into prose belongs to the article too. What is dropped at either end is what
+    looks like metadata (bylines, dates) or stands alone without a sentence.
+    """
     first = next((i for i, b in enumerate(blocks) if _is_substantial(b)), None)
     if first is None:
         return blocks
     last = max(i for i, b in enumerate(blocks) if _is_substantial(b))
-    tail: list[_Block] = []
-    for b in blocks[last + 1 :]:
-        if b.heading or (len(b.text) < 50 and not _SENTENCE_END.search(b.text)):
+    keys = [_run_key(b) for b in blocks]
+    runs: dict[int, int] = {}
+    for key in keys:
+        runs[key] = runs.get(key, 0) + 1
+    start = first
+    while start > 0:
+        b = blocks[start - 1]
+        if b.linky or _is_metadata(b.text):
             break
-        tail.append(b)
-    return blocks[first : last + 1] + tail
+        in_run = keys[start - 1] == keys[start] or runs[keys[start - 1]] >= _RUN
+        if not (in_run or b.owner.tag in _LEAD_TAGS):
+            break
+        start -= 1
+    end = last + 1
+    while end < len(blocks):
+        b = blocks[end]
+        if b.linky or _is_metadata(b.text):
+            break
+        if b.heading:
+            nxt = blocks[end + 1] if end + 1 < len(blocks) else None
+            if nxt is None or nxt.heading or not _tail_like(nxt, keys[end + 1], runs):
+                break
+        elif not (keys[end] == keys[end - 1] or _tail_like(b, keys[end], runs)):
+            break
+        end += 1
+    return _cut_closing_promos(blocks[start:end])
+
+
+# This many lines in one element, or items in one list, make a run that is content.
+_RUN = 3
+# Short lines in these elements before the first paragraph are the article's opening.
+_LEAD_TAGS = frozenset(("p", "li", "pre", "blockquote", "h2", "h3", "h4", "h5", "h6", "dd", "dt"))
+# Clauses end with these too (a comma ends lines in CJK lists and verse).
+_CLAUSE_END = re.compile(r"[.!?。！？…\"”’»)\]:;۔।,，、]\s*$")
+_BYLINE = re.compile(r"^(?:by|posted|published|updated|written|last updated)\b", re.I)
+_DATE_PART = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}:\d\d\b")
+
+
+def _is_metadata(text: str) -> bool:
+    """A byline or a date line: furniture at either end of the body.
+
+    Both are short; the words are kept few so that a closing sentence that happens to
+    hold a year or start with "By" is not taken for one.
+    """
+    words = len(text.split())
+    if _BYLINE.match(text):
+        return words <= 10
+    return words <= 6 and bool(_DATE_PART.search(text))
+
+
+def _run_key(block: _Block) -> int:
+    """Blocks with the same key are lines of one element or items of one list."""
+    owner = block.owner
+    if owner.tag in ("li", "dd", "dt") and owner.parent is not None:
+        return id(owner.parent)
+    return id(owner)
+
+
+def _tail_like(block: _Block, key: int, runs: dict[int, int]) -> bool:
+    """Past the last paragraph, still the article: part of a run, long, or a whole clause."""
+    return (
+        runs[key] >= _RUN
+        or len(block.text) >= 50
+        or bool(_CLAUSE_END.search(block.text))
+    )
+
+
+# The publisher's own messages inside a story: promos for subscriptions, newsletters and
+# social accounts. A short line that opens so is dropped wherever it stands.
+_PROMO_LINE = re.compile(
+    r"^(?:subscribe\b|sign up\b|get the latest\b|follow (?:us|him|her|me|them)\b|have a tip\b)",
+    re.I,
+)
+_PROMO_MAX = 200
+# Where a story ends and furniture begins: "more stories" lists, citation and copyright
+# notes, and the "about the company" boilerplate under press releases. Everything from
+# such a line on is dropped, but only in the last quarter of the text, where it cannot
+# cut the story.
+_CLOSING_LINE = re.compile(
+    r"^(?:more (?:great )?[\w ]{0,20}stories|explore further|this document is subject to copyright|"
+    r"citation:)",
+    re.I,
+)
+_ABOUT_HEADING = re.compile(r"^About (?:the |our )?[A-Z][\w.&'’ -]{0,40}$")
+# "<Name> is a leading provider of ..." is boilerplate only with the facts a press
+# release closes with; a news story's last line may well describe a company too.
+_ABOUT_COMPANY = re.compile(
+    r"^[A-Z][\w&.-]*(?: [A-Z][\w&.-]*){0,3},? (?:is|are) (?:a|an|the) (?:[\w'’-]+ ){0,4}"
+    r"(?:provider|company|leader|developer|manufacturer|supplier|firm|organi[sz]ation|group)\b"
+)
+_COMPANY_FACTS = re.compile(
+    r"headquartered|\bemploys\b|employees|listed on|stock exchange|for more information|"
+    r"investor relations|\bnasdaq\b|\bnyse\b",
+    re.I,
+)
+_CLOSING_SHARE = 0.25
+
+
+def _cut_closing_promos(blocks: list[_Block]) -> list[_Block]:
+    """The body without promo lines, and without a closing section in its last quarter."""
+    blocks = [
+        b for b in blocks if b.linky or len(b.text) > _PROMO_MAX or not _PROMO_LINE.match(b.text)
+    ]
+    total = sum(len(b.text) for b in blocks)
+    left = total
+    start = len(blocks)
+    for i, b in enumerate(blocks):
+        if left <= _CLOSING_SHARE * total:
+            start = max(i, 1)
+            break
+        left -= len(b.text)
+    tail = blocks[start:]
+    facts_after: list[bool] = []  # computed once, at the first company line: it is slow
+    for i, b in enumerate(tail):
+        if _CLOSING_LINE.match(b.text) or _ABOUT_HEADING.match(b.text):
+            return blocks[: start + i]
+        if _ABOUT_COMPANY.match(b.text):
+            if not facts_after:
+                # whether a block at or after each tail position states a company's facts
+                facts_after = [False] * (len(tail) + 1)
+                for j in range(len(tail) - 1, i - 1, -1):
+                    facts_after[j] = facts_after[j + 1] or bool(_COMPANY_FACTS.search(tail[j].text))
+            if facts_after[i]:
+                return blocks[: start + i]
+    return blocks
 
 
 def _resolve_hints(blocks: list[_Block], frames: list[_Frame]) -> None:

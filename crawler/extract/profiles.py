@@ -21,9 +21,16 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from crawler.settings import ConfigError
+from crawler.settings import ConfigError, load_toml, read_config_bytes
 
-__all__ = ["SiteProfile", "SiteProfiles", "default_profiles", "load_site_profiles"]
+__all__ = [
+    "SiteProfile",
+    "SiteProfiles",
+    "StaleProfile",
+    "default_profiles",
+    "load_site_profiles",
+    "stale_profiles",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,36 @@ class SiteProfiles:
                 return profile
             _, _, host = host.partition(".")
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class StaleProfile:
+    """A profile whose selectors nobody has checked against the site for too long."""
+
+    name: str
+    verified: dt.date | None
+    """When it was last checked; None if never."""
+    due: dt.date | None
+    """When it should have been checked again (`verified` plus the allowed age)."""
+
+
+def stale_profiles(
+    profiles: SiteProfiles, today: dt.date, max_age: dt.timedelta
+) -> list[StaleProfile]:
+    """Profiles last verified more than `max_age` before `today`, or never, by name.
+
+    Sites change their markup without notice; a profile past its date is where a
+    silent fall back to generic extraction is most likely, so `check` names them.
+    """
+    stale: list[StaleProfile] = []
+    for profile in sorted(profiles.profiles, key=lambda p: p.name):
+        if profile.verified is None:
+            stale.append(StaleProfile(profile.name, None, None))
+            continue
+        due = profile.verified + max_age
+        if today > due:
+            stale.append(StaleProfile(profile.name, profile.verified, due))
+    return stale
 
 
 def _selectors(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
@@ -155,7 +192,7 @@ def load_site_profiles(path: str | os.PathLike[str]) -> SiteProfiles:
     """Read and validate a sites file; raise `ConfigError` listing every problem."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        data = load_toml(read_config_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"{path}: site profiles file not found"]) from None
     except OSError as exc:

@@ -27,6 +27,8 @@ def read_labelled(path: Path) -> Iterator[dict[str, Any]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{n}: not valid JSON: {exc.msg}") from None
+            except RecursionError:  # json's scanner recurses once per level
+                raise ValueError(f"{path}:{n}: JSON nested too deeply") from None
             if not isinstance(row, dict):
                 raise ValueError(f"{path}:{n}: expected a JSON object")
             yield row

@@ -31,7 +31,7 @@ from crawler.rules.nodes import (
     Word,
 )
 from crawler.rules.text import HYPHENS, fast_tokens, word_tokens
-from crawler.settings import ConfigError
+from crawler.settings import MAX_NESTING, ConfigError, query_too_deep
 
 __all__ = ["RulesSyntaxError", "format_error", "parse_query"]
 
@@ -358,6 +358,8 @@ def parse_tree(text: str) -> Tree:
     """The syntax tree of a query (syntax errors only: names and terms are checked on building)."""
     if not text.strip() or not _strip_comments(text).strip():
         raise RulesSyntaxError("the query is empty", text, 0)
+    if (deep := query_too_deep(text)) is not None:  # the parser and matcher recurse per level
+        raise RulesSyntaxError(f"the query nests more than {MAX_NESTING} levels deep", text, deep)
     try:
         return _parser().parse(text)
     except UnexpectedInput as exc:

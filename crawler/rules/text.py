@@ -129,10 +129,11 @@ def spans_tokens(text: str, fold: bool = True) -> tuple[list[str], list[tuple[in
 
 _SENTENCE_END = re.compile("[.!?\u0964\u06d4\u061f\u2026]")
 """Full stop, ! and ?, the Devanagari danda, the Urdu full stop and question mark, the ellipsis."""
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof lt gen col maj capt brig cdr adm sgt st jr sr no nos vs sen rep gov hon rev "
-    "mt ft inc ltd co corp dept est approx fig vol pp".split()
-)
+_ABBREVIATIONS = frozenset([
+    "mr", "mrs", "ms", "dr", "prof", "lt", "gen", "col", "maj", "capt", "brig", "cdr", "adm", "sgt",
+    "st", "jr", "sr", "vs", "sen", "rep", "gov", "hon", "rev", "mt", "ft", "inc", "ltd", "co", "corp",
+    "dept", "approx", "vol", "pp",
+])
 """Words a full stop follows without ending the sentence ("Lt. Gen. Asim Malik")."""
 
 

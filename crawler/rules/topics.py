@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from crawler.models import Document
 from crawler.rules.engine import Example, Query, RuleSet, Topic, compile_query
 from crawler.rules.parser import RulesSyntaxError, format_error, parse_query, parse_tree
-from crawler.settings import ConfigError
+from crawler.settings import ConfigError, load_toml, read_config_bytes
 
 __all__ = ["load_topics", "topic_from_query"]
 
@@ -161,7 +161,7 @@ def topic_from_query(text: str, topic_id: str = "query") -> Topic:
 
 def _load_one(path: Path) -> tuple[Topic | None, list[str]]:
     try:
-        raw = path.read_bytes().decode("utf-8")
+        raw = read_config_bytes(path).decode("utf-8")
     except FileNotFoundError:
         return None, [f"{path}: rules file not found"]
     except UnicodeDecodeError as exc:
@@ -169,7 +169,7 @@ def _load_one(path: Path) -> tuple[Topic | None, list[str]]:
     except OSError as exc:
         return None, [f"{path}: cannot read: {exc.strerror}"]
     try:
-        data = tomllib.loads(raw)
+        data = load_toml(raw)
     except tomllib.TOMLDecodeError as exc:
         return None, [f"{path}: TOML syntax error: {exc}"]
     try:

@@ -404,6 +404,8 @@ def test_story_group_marked_at_once(served: Served, page: Any) -> None:
     page.keyboard.press("i")
     page.wait_for_load_state()
     assert _wait_for(lambda: {s for s, _ in _states(served, members).values()} == {"irrelevant"})
+    # The database is marked before the page redraws its badges: wait for the last one.
+    page.locator(".articles .badge.state-irrelevant").nth(len(members) - 1).wait_for(timeout=5000)
     assert page.locator(".articles .badge.state-irrelevant").count() == len(members)
 
 

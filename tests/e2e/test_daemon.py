@@ -181,3 +181,25 @@ def test_feeds_add_reloads_a_running_daemon_which_polls_the_new_feed(tmp_path: P
     rc, _ = d.stop()
     assert rc == 0 and not (tmp_path / "data" / "newswatch.pid").exists()
     assert db(tmp_path).execute("SELECT count(*) FROM articles WHERE feed_name = 'new'").fetchone()[0] == 1
+
+
+def test_a_restart_polls_feeds_in_back_off_promptly(tmp_path: Path, server: LoopbackServer, daemons) -> None:
+    server.route("/flaky.xml", "down", status=500)
+    server.route("/fine.xml", rss([]), content_type="application/rss+xml")
+    cfg = write_config(tmp_path, [{"name": "flaky", "url": server.url("/flaky.xml"), "interval": "1h"},
+                                  {"name": "fine", "url": server.url("/fine.xml"), "interval": "1h"}])
+    first = Daemon(tmp_path, cfg)
+    daemons.append(first)
+    first.wait_for("event=feed.failed feed=flaky")
+    first.wait_for("event=feed.polled feed=fine")
+    assert first.stop()[0] == 0  # flaky now backs off for about an hour
+    time.sleep(1.2)  # longer than min_interval: the last try is not "a moment ago"
+    server.route("/flaky.xml", rss([]), content_type="application/rss+xml")  # the outage is over
+    second = Daemon(tmp_path, cfg)
+    daemons.append(second)
+    second.wait_for("backed_off=1")
+    second.wait_for("event=feed.polled feed=flaky", timeout=10)
+    time.sleep(0.5)
+    assert second.stop()[0] == 0
+    assert server.hits("/flaky.xml") == 2
+    assert server.hits("/fine.xml") == 1  # a healthy feed polled a moment ago keeps its turn

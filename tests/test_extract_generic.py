@@ -1,0 +1,124 @@
+"""Generic extraction on the failure classes of unseen pages: cut ends, the wrong block, leaks."""
+
+from __future__ import annotations
+
+from crawler.extract import SiteProfiles, extract
+
+NONE = SiteProfiles()
+URL = "https://example.org/2026/03/story"
+P1 = "The festival opened on Friday with a parade through the old town, watched by thousands of visitors."
+P2 = "Organisers said the programme this year was the largest since the event began two decades ago."
+P3 = "Tickets for the closing concert sold out within an hour, and a second night has been added."
+
+
+def _page(body: str, after: str = "") -> str:
+    return (
+        "<html><head><title>Festival opens</title></head><body><nav><a href='/'>Home</a>"
+        f"<a href='/n'>News</a></nav><article><h1>Festival opens</h1>{body}</article>{after}</body></html>"
+    )
+
+
+def _text(html: str) -> list[str]:
+    article = extract(html, URL, profiles=NONE)
+    assert article.method == "generic"
+    return article.text.split("\n")
+
+
+def test_a_heading_and_list_after_the_last_paragraph_are_kept() -> None:
+    lines = _text(_page(
+        f"<p class='byline'>By A Writer</p><p>{P1}</p><p>{P2}</p><p>{P3}</p><h3>Tour dates</h3>"
+        "<p>Leeds, 4 April<br>York, 6 April<br>Hull, 9 April<br>Derby, 12 April</p>"
+    ))
+    assert lines[-5:] == ["Tour dates", "Leeds, 4 April", "York, 6 April", "Hull, 9 April", "Derby, 12 April"]
+
+
+def test_short_opening_lines_are_kept_but_bylines_and_dates_are_not() -> None:
+    lines = _text(_page(
+        "<div>By Jane Roe</div><div>March 9, 2026 10:45</div>"
+        "<p><strong>What is new in version 2.6?</strong></p>"
+        "<ul><li>New levels</li><li>Faster loading</li><li>Bugs fixed</li></ul>"
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p>"
+    ))
+    assert lines[:4] == ["What is new in version 2.6?", "New levels", "Faster loading", "Bugs fixed"]
+    assert "By Jane Roe" not in lines and not any("2026" in line for line in lines)
+
+
+def test_comma_ended_clauses_at_the_end_are_kept() -> None:
+    lines = _text(_page(f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><p>第一，准备材料，</p>"))
+    assert lines[-1] == "第一，准备材料，"
+
+
+def test_the_footer_never_wins_on_a_short_brief() -> None:
+    footer = (
+        "<footer><div class='contact'><p>Contact the newsroom: write to us at the address below, "
+        "call our desk during office hours, or use the form on our website to send a tip.</p>"
+        "<p>Our offices are open from Monday to Friday, and our reporters answer every message "
+        "that readers send, usually within two working days of receiving it.</p>"
+        "<p>Advertising enquiries go to the sales team, who can be reached by telephone or by "
+        "email at any time during the working week, and on Saturday mornings.</p></div></footer>"
+    )
+    brief = "<div class='brief'><p>The bridge reopened on Monday.</p><p>Repairs took six weeks.</p>" \
+            "<p>Traffic is expected to return to normal by Friday.</p></div>"
+    text = "\n".join(_text(_page(brief, footer)))
+    assert "The bridge reopened on Monday." in text
+    assert "newsroom" not in text and "sales team" not in text
+
+
+def test_advert_labels_are_dropped_and_product_lines_kept() -> None:
+    lines = _text(_page(
+        f"<p>{P1}</p><p>Advert</p><p>{P2}</p>"
+        "<p><a href='https://shop.example/x'>Get the festival guide on Amazon for $9.99</a></p>"
+        f"<p>{P3}</p><p><a href='/other'>Another story entirely, about something else</a></p>"
+    ))
+    assert lines == [P1, P2, "Get the festival guide on Amazon for $9.99", P3]
+
+
+def test_json_ld_body_escaped_twice_is_unescaped() -> None:
+    body = "The mayor said &amp;quot;we are ready&amp;quot; and opened the gates. " * 6
+    html = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", '
+        f'"articleBody": "{body}"}}</script></head><body><p>Teaser.</p></body></html>'
+    )
+    article = extract(html, URL, profiles=NONE)
+    assert article.method == "json-ld"
+    assert article.text.startswith('The mayor said "we are ready" and opened the gates.')
+    assert "&quot;" not in article.text
+
+
+def test_promos_and_the_company_boilerplate_of_a_press_release_are_dropped() -> None:
+    more = [P1.replace("Friday", day) for day in ("Saturday", "Sunday", "Monday")]
+    lines = _text(_page(
+        f"<p>{P1}</p><p>Subscribe to our newsletter and never miss a festival story.</p>"
+        f"<p>{P2}</p><p>{P3}</p>" + "".join(f"<p>{m}</p>" for m in more) +
+        "<p>Follow us on Twitter and Facebook.</p><h3>About Festco</h3>"
+        "<p>Festco is a leading provider of event services, with offices in twelve countries "
+        "and more than two thousand employees.</p><p>For more information, visit festco.example.</p>"
+    ))
+    assert lines == [P1, P2, P3, *more]
+
+
+def test_a_story_that_describes_a_company_keeps_it() -> None:
+    first = "Festco is a leading provider of event services, and it ran the festival this year."
+    last = "Festco is a family company that has run the parade since 1990."
+    lines = _text(_page(f"<p>{first}</p><p>{P1}</p><p>{P2}</p><p>{P3}</p><p>{last}</p>"))
+    assert lines == [first, P1, P2, P3, last]
+
+
+def test_an_embedded_post_quoted_in_the_story_is_kept() -> None:
+    tweet = "The parade is the best it has been in years, said one visitor"
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><div class='social-media-embed'><blockquote class='twitter-tweet'>"
+        f"<p>{tweet}</p></blockquote></div><p>{P3}</p>"
+        "<div class='social-share'><a href='#'>Share on Facebook</a></div>"
+    ))
+    assert lines == [P1, P2, tweet, P3]
+
+
+def test_a_page_whose_wrappers_mention_a_footer_is_not_dropped() -> None:
+    html = (
+        "<html><body class='page has-footer'><div class='layout with-footer'><article>"
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p></article></div>"
+        "<div class='site-footer'><p>Copyright and contact details of the festival office.</p></div>"
+        "</body></html>"
+    )
+    assert _text(html) == [P1, P2, P3]
