@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Span", "hit_spans", "hits_of", "relative_time"]
+__all__ = ["Span", "hit_spans", "hits_of", "plural", "relative_time"]
 
 Span = tuple[int, int, list[str]]
 """(start, end, the terms that hit there)."""
@@ -65,3 +65,8 @@ def relative_time(dt: datetime | None, now: datetime | None = None) -> str:
     else:
         rel = f"{int(span // 86400)} d"
     return f"in {rel}" if delta > 0 else f"{rel} ago"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 report`, `2 reports`: a count with its noun in the right number."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"

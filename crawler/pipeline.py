@@ -20,14 +20,16 @@ from storage import FeedState, NewArticle, PollOutcome, Store
 from .feeds import FeedError, ParsedFeed, parse_feed
 from .fetch import Fetcher, FetchError
 from .logs import event
-from .models import Article, FeedEntry, Match, document_of
+from .models import Article, Document, FeedEntry, Match, document_of
+from .rules import RuleSet
+from .rules.engine import NearMiss, near_miss
 from .runtime import Runtime
 from .schedule import Policy, failure_weight, next_after_failure, next_after_success
 from .scrape import scrape
 from .settings import FeedSettings
 from .stories import assign_stories
 
-__all__ = ["FEED_ACCEPT", "FeedReport", "Pipeline", "feed_text", "page_is_thinner"]
+__all__ = ["FEED_ACCEPT", "FeedReport", "Pipeline", "feed_text", "near_misses_of", "page_is_thinner"]
 
 log = logging.getLogger("newswatch.pipeline")
 
@@ -261,11 +263,19 @@ class Pipeline:
             http_status=http_status,
             profile_failed=profile_failed,
         )
-        found = runtime.rules.match(document_of(new))
+        doc = document_of(new)
+        found = runtime.rules.match(doc)
         article_id = await asyncio.to_thread(self.store.add_article, new, found)
         if article_id is None:
             return None
         report.new_articles += 1
+        misses = near_misses_of(runtime.rules, doc, {m.topic_id for m in found})
+        if misses:  # a lost near miss costs the safety net one entry, never the article
+            try:
+                await asyncio.to_thread(self.store.save_near_misses, article_id, misses,
+                                        rules_version=runtime.rules.version)
+            except Exception:
+                log.exception("near_misses.failed", extra={"fields": {"id": article_id}})
         if found:
             report.flagged += 1
             report.flagged_ids.append(article_id)
@@ -281,3 +291,9 @@ class Pipeline:
                 except Exception:  # a notifier must never break polling
                     log.exception("notify.failed", extra={"fields": {"id": article_id}})
         return article_id
+
+
+def near_misses_of(rules: RuleSet, doc: Document, flagged: set[str]) -> list[NearMiss]:
+    """The topics that did not flag `doc` but nearly did, each with the one clause it failed."""
+    found = (near_miss(rules, doc, t.id) for t in rules.topics if t.id not in flagged)
+    return [m for m in found if m is not None]

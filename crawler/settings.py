@@ -429,6 +429,20 @@ class ReviewSettings(_Section):
     """Required when `host` is not loopback: sent as a password or bearer token."""
     base_url: Text | None = None
     page_size: int = Field(default=50, ge=1, le=1000)
+    users: dict[str, str] = {}
+    """Reviewers by name, each with the scrypt hash of its token (`newswatch users add NAME` writes it)."""
+
+    @field_validator("users")
+    @classmethod
+    def _hashed_tokens(cls, v: dict[str, str]) -> dict[str, str]:
+        from .reviewers import HASH_PATTERN, NAME_PATTERN
+
+        for name, hashed in v.items():
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"{name!r}: a reviewer's name is letters, digits, '.', '_' or '-' (64 at most)")
+            if not re.match(HASH_PATTERN, hashed):
+                raise ValueError(f"{name}: not a hashed token; write it with `newswatch users add {name}`")
+        return v
 
 
 class MetricsSettings(_Section):

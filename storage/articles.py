@@ -41,6 +41,7 @@ def _stored_match(row: RowMapping) -> StoredMatch:
         state=row["state"],
         note=row["note"],
         reviewed_at=row["reviewed_at"],
+        reviewed_by=row.get("reviewed_by"),
     )
 
 

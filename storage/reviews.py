@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Table,
     and_,
     case,
     exists,
@@ -34,27 +35,36 @@ from .rows import (
 from .schema import articles, marks, matches, story_members
 from .searching import SearchPart
 
-__all__ = ["ReviewsPart"]
+__all__ = ["ReviewsPart", "mark_rows"]
 
 
-def _mark_in(conn: Connection, article_id: int, state: str, *, note: str | None,
-             topic: str | None, now: datetime) -> int:
-    """Set one article's matches to `state` and keep the decision in `marks` (inside the caller's transaction)."""
-    cond = matches.c.article_id == article_id
+def mark_rows(conn: Connection, table: Table, kind: str, article_id: int, state: str, *, note: str | None,
+              topic: str | None, now: datetime, reviewer: str | None = None) -> int:
+    """Set one article's rows of `table` (matches or near misses) to `state` and keep the decision,
+    and who made it, in `marks` (inside the caller's transaction); returns the rows changed."""
+    cond = table.c.article_id == article_id
     if topic:
-        cond = and_(cond, matches.c.topic_id == topic)
-    topics = [r[0] for r in conn.execute(select(matches.c.topic_id).where(cond))]
+        cond = and_(cond, table.c.topic_id == topic)
+    topics = [r[0] for r in conn.execute(select(table.c.topic_id).where(cond))]
     if not topics:
         return 0
-    values: dict[str, Any] = {"state": state, "reviewed_at": None if state == "unreviewed" else now}
+    unmarked = state == "unreviewed"
+    values: dict[str, Any] = {"state": state, "reviewed_at": None if unmarked else now,
+                              "reviewed_by": None if unmarked else reviewer}
     if note is not None:
         values["note"] = note
-    conn.execute(update(matches).where(cond).values(**values))
+    conn.execute(update(table).where(cond).values(**values))
     conn.execute(insert(marks), [
-        {"article_id": article_id, "topic_id": t, "state": state, "note": note, "created_at": now}
+        {"article_id": article_id, "topic_id": t, "state": state, "note": note, "created_at": now,
+         "reviewer": reviewer, "kind": kind}
         for t in topics
     ])
     return len(topics)
+
+
+def _mark_in(conn: Connection, article_id: int, state: str, *, note: str | None,
+             topic: str | None, now: datetime, reviewer: str | None = None) -> int:
+    return mark_rows(conn, matches, "match", article_id, state, note=note, topic=topic, now=now, reviewer=reviewer)
 
 
 def _day(value: Any) -> date:
@@ -68,22 +78,28 @@ class ReviewsPart(SearchPart):
     def list_flagged(self, *, state: str = "unreviewed", topic: str | None = None,
                      source: str | None = None, since: datetime | None = None,
                      until: datetime | None = None, limit: int | None = None,
-                     offset: int = 0) -> list[ReviewRow]:
+                     offset: int = 0, reviewer: str | None = None) -> list[ReviewRow]:
         """Flagged (article, topic) rows, newest first, an article's best match first; `state='all'`
         includes reviewed ones. The same rows as `review_page`, without the count."""
-        f = ReviewFilter(state=state, topic=topic, source=source, since=since, until=until)
+        f = ReviewFilter(state=state, topic=topic, source=source, since=since, until=until, reviewer=reviewer)
         with self.engine.connect() as conn:
             return self._review_rows(conn, f, limit=limit, offset=offset, details=False,
                                      then=matches.c.score.desc())
 
     def mark(self, article_id: int, state: str, *, note: str | None = None,
-             topic: str | None = None, now: datetime | None = None) -> int:
-        """Record a reviewer's decision on an article's matches (one topic, or all); returns matches changed."""
+             topic: str | None = None, now: datetime | None = None, reviewer: str | None = None) -> int:
+        """Record `reviewer`'s decision on an article's matches (one topic, or all); returns matches changed."""
         if state not in REVIEW_STATES:
             raise ValueError(f"state must be one of {', '.join(REVIEW_STATES)}")
         now = now or utcnow()
         with self.engine.begin() as conn:
-            return _mark_in(conn, article_id, state, note=note, topic=topic, now=now)
+            return _mark_in(conn, article_id, state, note=note, topic=topic, now=now, reviewer=reviewer)
+
+    def reviewers(self) -> list[str]:
+        """Everyone who has marked a match, for the reviewer filter."""
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(select(marks.c.reviewer).where(marks.c.reviewer.is_not(None))
+                                               .distinct().order_by(marks.c.reviewer))]
 
     def mark_notified(self, keys: Sequence[tuple[int, str]], *, now: datetime | None = None) -> None:
         """Record that the matches `(article_id, topic_id)` were delivered to their notifiers."""
@@ -124,10 +140,14 @@ class ReviewsPart(SearchPart):
         a, m = articles.c, matches.c
         when = func.coalesce(a.published, a.fetched_at)
         cond: list[ColumnElement[bool]] = []
-        if f.state != "all":
+        if f.states is not None:
+            cond.append(m.state.in_(f.states))
+        elif f.state != "all":
             cond.append(m.state == f.state)
         if f.topic:
             cond.append(m.topic_id == f.topic)
+        if f.reviewer:
+            cond.append(m.reviewed_by == f.reviewer)
         if f.source:
             cond.append(or_(a.source == f.source, a.feed_name == f.source))
         if f.since:
@@ -169,7 +189,7 @@ class ReviewsPart(SearchPart):
                 .correlate(story_members).scalar_subquery())
         cols: list[Any] = [a.id, a.url, a.link, a.title, a.source, a.feed_name, a.published,
                            a.fetched_at, a.text_from, a.summary, m.topic_id, m.score, m.state,
-                           m.matched_terms, m.note, m.reviewed_at, m.created_at, sm.story_id,
+                           m.matched_terms, m.note, m.reviewed_at, m.reviewed_by, m.created_at, sm.story_id,
                            size.label("story_size")]
         if details:
             cols += [a.text, m.explanation]
@@ -184,7 +204,8 @@ class ReviewsPart(SearchPart):
             feed_name=r["feed_name"], published=r["published"], fetched_at=r["fetched_at"],
             topic=r["topic_id"], score=r["score"], state=r["state"],
             matched_terms=list(r["matched_terms"] or []), note=r["note"],
-            reviewed_at=r["reviewed_at"], flagged_at=r["created_at"], text_from=r["text_from"],
+            reviewed_at=r["reviewed_at"], reviewed_by=r["reviewed_by"], flagged_at=r["created_at"],
+            text_from=r["text_from"],
             summary=r["summary"] or "", story_id=r["story_id"], story_size=int(r["story_size"] or 0),
             text=r["text"] if details else None,
             explanation=dict(r["explanation"] or {}) if details else None,
@@ -275,7 +296,7 @@ class ReviewsPart(SearchPart):
         return self.review_page(ReviewFilter(state="all", story_id=story_id), limit=None).rows
 
     def mark_story(self, story_id: int, state: str, *, note: str | None = None,
-                   topic: str | None = None, now: datetime | None = None) -> int:
+                   topic: str | None = None, now: datetime | None = None, reviewer: str | None = None) -> int:
         """Mark every article of a story at once (one transaction); returns matches changed."""
         if state not in REVIEW_STATES:
             raise ValueError(f"state must be one of {', '.join(REVIEW_STATES)}")
@@ -283,7 +304,8 @@ class ReviewsPart(SearchPart):
         with self.engine.begin() as conn:
             ids = [r[0] for r in conn.execute(select(story_members.c.article_id).where(
                 story_members.c.story_id == story_id).order_by(story_members.c.article_id))]
-            return sum(_mark_in(conn, aid, state, note=note, topic=topic, now=now) for aid in ids)
+            return sum(_mark_in(conn, aid, state, note=note, topic=topic, now=now, reviewer=reviewer)
+                       for aid in ids)
 
     # ---- dashboard and metrics -----------------------------------------
 

@@ -19,6 +19,8 @@ __all__ = [
     "FeedConfig",
     "FeedState",
     "MatchData",
+    "NearMissData",
+    "NearMissRow",
     "NewArticle",
     "PendingNotification",
     "PollOutcome",
@@ -58,6 +60,59 @@ class MatchData(Protocol):
     def explanation(self) -> dict[str, Any]: ...
     @property
     def rules_version(self) -> str: ...
+
+
+class NearMissData(Protocol):
+    """The one clause an unflagged article failed a topic by (what `crawler.rules.NearMiss` carries)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def failed(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def closeness(self) -> float: ...
+
+
+@dataclass(slots=True)
+class ListedArticle:
+    """What every listing row says of its article (a flagged match's, a near miss's)."""
+
+    id: int
+    url: str
+    link: str
+    title: str
+    source: str | None
+    feed_name: str | None
+    published: datetime | None
+    fetched_at: datetime
+
+
+@dataclass(slots=True)
+class NearMissRow(ListedArticle):
+    """A stored near miss with its article: a row of `review near-misses` and the review page's tab."""
+
+    topic: str
+    failed: str
+    """The clause the article failed by, in the words of `rules explain`."""
+    detail: str
+    closeness: float
+    """0 (the clause's words are absent) to 1 (all but there); the list is closest first."""
+    state: str
+    note: str | None
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+    summary: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "url": self.url, "link": self.link, "title": self.title,
+                "source": self.source or self.feed_name,
+                "published": self.published.isoformat() if self.published else None,
+                "fetched_at": self.fetched_at.isoformat(), "topic": self.topic, "failed": self.failed,
+                "detail": self.detail, "closeness": self.closeness, "state": self.state, "note": self.note,
+                "reviewed_at": self.reviewed_at.isoformat() if self.reviewed_at else None,
+                "reviewed_by": self.reviewed_by}
 
 
 @dataclass(slots=True)
@@ -162,6 +217,7 @@ class StoredMatch:
     state: str
     note: str | None
     reviewed_at: datetime | None
+    reviewed_by: str | None = None
 
 
 @dataclass(slots=True)
@@ -206,6 +262,8 @@ class ReviewFilter:
 
     state: str = "unreviewed"
     """A review state, or `all`."""
+    states: tuple[str, ...] | None = None
+    """Several review states at once (the Atom feed's default: unreviewed and relevant); overrides `state`."""
     topic: str | None = None
     source: str | None = None
     """An outlet (`source`) or a feed name."""
@@ -213,22 +271,16 @@ class ReviewFilter:
     until: datetime | None = None
     query: str | None = None
     """Full-text search: words, "phrases", prefix*, a OR b, -excluded (see `storage.search`)."""
+    reviewer: str | None = None
+    """Only matches this reviewer marked last."""
     story_id: int | None = None
 
 
 @dataclass(slots=True)
-class ReviewRow:
+class ReviewRow(ListedArticle):
     """One flagged (article, topic) pair of the review queue, with its story: the one row type
     of the CLI's listings, the review app, the API and the exports."""
 
-    id: int
-    url: str
-    link: str
-    title: str
-    source: str | None
-    feed_name: str | None
-    published: datetime | None
-    fetched_at: datetime
     topic: str
     score: float
     state: str
@@ -240,6 +292,8 @@ class ReviewRow:
     summary: str
     story_id: int | None
     story_size: int
+    reviewed_by: str | None = None
+    """Who made the current mark (None while unreviewed)."""
     text: str | None = None
     """Only with `details=True`."""
     explanation: dict[str, Any] | None = None
@@ -258,6 +312,7 @@ class ReviewRow:
             "topic": self.topic, "score": round(self.score, 4), "state": self.state,
             "matched_terms": self.matched_terms, "note": self.note,
             "reviewed_at": self.reviewed_at.isoformat() if self.reviewed_at else None,
+            "reviewed_by": self.reviewed_by,
             "text_from": self.text_from, "story_id": self.story_id, "story_size": self.story_size,
         }
         if self.text is not None:

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UTCDateTime", "articles", "feeds", "marks", "matches", "metadata", "story_members"]
+__all__ = ["UTCDateTime", "articles", "feeds", "marks", "matches", "metadata", "near_misses", "story_members"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -139,9 +139,11 @@ matches = Table(
     Column("note", Text),
     Column("reviewed_at", UTCDateTime),
     Column("notified_at", UTCDateTime),
+    Column("reviewed_by", String(64)),
     UniqueConstraint("article_id", "topic_id"),
     Index("ix_matches_state_created", "state", "created_at"),
     Index("ix_matches_topic_created", "topic_id", "created_at"),
+    Index("ix_matches_reviewed_by", "reviewed_by"),
 )
 
 marks = Table(
@@ -153,7 +155,30 @@ marks = Table(
     Column("state", String(16), nullable=False),
     Column("note", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("reviewer", String(64)),
+    Column("kind", String(16), nullable=False, default="match"),  # `match`, or `near_miss`
     Index("ix_marks_article", "article_id"),
+)
+
+near_misses = Table(
+    # Unflagged articles a topic failed by one clause (`crawler.rules.near_miss`), stored
+    # when the article was matched; a reviewer's mark on one is a label like any other.
+    "near_misses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("topic_id", String(200), nullable=False),
+    Column("failed", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("closeness", Float, nullable=False),
+    Column("rules_version", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False, default="unreviewed"),
+    Column("note", Text),
+    Column("reviewed_at", UTCDateTime),
+    Column("reviewed_by", String(64)),
+    UniqueConstraint("article_id", "topic_id"),
+    Index("ix_near_misses_topic_closeness", "topic_id", "closeness"),
 )
 
 story_members = Table(

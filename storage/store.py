@@ -4,7 +4,7 @@ The daemon, the CLI, the review app and the tests all go through `Store`; no
 SQL lives anywhere else. Calls are synchronous and short: the async daemon runs
 them in a worker thread. `Store` is composed of one part per entity: feeds
 (`storage.feeds`), articles and matches (`storage.articles`), the review queue
-(`storage.reviews`) and full-text search (`storage.searching`); the rows they hand
+(`storage.reviews`), near misses (`storage.near_misses`) and full-text search (`storage.searching`); the rows they hand
 out are in `storage.rows`.
 """
 
@@ -15,12 +15,13 @@ from sqlalchemy import Engine, select
 from .articles import ArticlesPart
 from .db import _MIGRATIONS, content_hash, create_store_engine, migrate
 from .feeds import FeedsPart
+from .near_misses import NearMissesPart
 from .reviews import ReviewsPart
 
 __all__ = ["_MIGRATIONS", "Store", "content_hash", "create_store_engine", "migrate"]
 
 
-class Store(FeedsPart, ArticlesPart, ReviewsPart):
+class Store(FeedsPart, ArticlesPart, ReviewsPart, NearMissesPart):
     """Persistence for feeds, articles, matches and review marks (one part per entity)."""
 
     def __init__(self, engine: Engine) -> None:

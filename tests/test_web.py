@@ -261,7 +261,7 @@ def test_dashboard(client: TestClient, world) -> None:
 
 def test_atom_feed_parses_and_filters_by_topic(client: TestClient, world) -> None:
     _, store, sample, _ = world
-    res = client.get("/feed.atom")
+    res = client.get("/feed.atom?state=all")
     assert res.status_code == 200 and res.headers["content-type"].startswith("application/atom+xml")
     feed = feedparser.parse(res.content)
     assert not feed.bozo, feed.bozo_exception
@@ -273,9 +273,37 @@ def test_atom_feed_parses_and_filters_by_topic(client: TestClient, world) -> Non
     first = store.review_page(ReviewFilter(state="all"), limit=1).rows[0]
     assert feed.entries[0].link == first.link
     assert feed.entries[0].tags[0].term == first.topic
-    topic = client.get("/feed.atom", params={"topic": first.topic})
+    topic = client.get("/feed.atom", params={"topic": first.topic, "state": "all"})
     assert len(feedparser.parse(topic.content).entries) == len(feed.entries)
-    assert feedparser.parse(client.get("/feed.atom?topic=nope").content).entries == []
+    unknown = client.get("/feed.atom?topic=nope")
+    assert unknown.status_code == 404 and "nope" in unknown.text
+
+
+def test_atom_feed_leaves_out_irrelevant_and_keeps_updated_when_marked(client: TestClient, world) -> None:
+    _, store, _sample, _ = world
+    rows = store.review_page(ReviewFilter(state="unreviewed"), limit=3).rows
+    one, two = rows[0].id, next(r.id for r in rows if r.id != rows[0].id)
+
+    def entries(query: str = "") -> dict[str, feedparser.FeedParserDict]:
+        return {e.id: e for e in feedparser.parse(client.get("/feed.atom" + query).content).entries}
+
+    before = entries()
+    key_one, key_two = f"urn:newswatch:article:{one}", f"urn:newswatch:article:{two}"
+    assert key_one in before and key_two in before
+    store.mark(one, "relevant")
+    store.mark(two, "irrelevant")
+    try:
+        after = entries()
+        assert key_two not in after  # never the irrelevant ones, by default
+        assert after[key_one].updated == before[key_one].updated  # marking does not re-publish
+        assert set(entries("?state=irrelevant")) == {f"urn:newswatch:article:{r.id}" for r in
+                                                      store.review_page(ReviewFilter(state="irrelevant"),
+                                                                        limit=100).rows}
+        assert key_one in entries("?state=relevant") and key_one not in entries("?state=unreviewed")
+        assert client.get("/feed.atom?state=bogus").status_code == 422
+    finally:
+        store.mark(one, "unreviewed")
+        store.mark(two, "unreviewed")
 
 
 def test_metrics_exposition(client: TestClient, world) -> None:
@@ -304,6 +332,19 @@ def test_healthz_and_openapi(client: TestClient) -> None:
                  "/api/feeds", "/api/stats", "/feed.atom", "/metrics", "/healthz"):
         assert path in spec["paths"], path
     assert "MarkIn" in spec["components"]["schemas"]
+
+
+def test_api_docs_need_no_cdn(client: TestClient) -> None:
+    res = client.get("/api/docs")
+    assert res.status_code == 200 and "swagger-ui" in res.text
+    csp = res.headers["content-security-policy"]
+    assert "http" not in csp and "script-src 'self';" in csp
+    sources = re.findall(r'(?:src|href)="([^"]+)"', res.text)
+    assert sources and all(s.startswith("/") or s.startswith("data:") for s in sources), sources
+    for src in sources:
+        if src.startswith("/"):
+            assert client.get(src).status_code == 200, src
+    assert "SwaggerUIBundle" in client.get("/api/docs/assets/swagger-ui-bundle.js").text
 
 
 def test_api_endpoints(client: TestClient, world) -> None:
@@ -366,7 +407,7 @@ def test_login_form_sets_a_session(locked: TestClient) -> None:
     page = locked.get("/login?next=/dashboard")
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
     bad = locked.post("/login", data={"password": "nope", "next": "/dashboard", "csrf_token": token})
-    assert bad.status_code == 401 and "Wrong password" in bad.text
+    assert bad.status_code == 401 and "Wrong name or token" in bad.text
     ok = locked.post("/login", data={"password": TOKEN, "next": "/dashboard", "csrf_token": token},
                      follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == "/dashboard"
@@ -452,3 +493,31 @@ def test_paragraphs_keep_whole_text_offsets() -> None:
     paras = [str(p) for p in highlight_paragraphs(text, hits, "body")]
     assert paras == ['First &lt;line&gt; <mark class="hit" title="india">India</mark>',
                      'Second <mark class="hit" title="pakistan">Pakistan</mark>', "Third"]
+
+
+def test_list_page_small_things(client: TestClient, world) -> None:
+    _, _store, _, _ = world
+    html = client.get("/").text
+    # the failing feed of the fixture is named in a banner on the list page
+    assert 'class="banner warn"' in html and "1 feed is failing" in html and "broken" in html
+    searched = client.get("/", params={"q": '"Wagah border"', "state": "all"}).text
+    assert "matching &#34;Wagah border&#34;" in searched and "“&#34;" not in searched
+    assert "matching “Wagah”" in client.get("/", params={"q": "Wagah", "state": "all"}).text
+    from crawler.display import plural
+
+    assert plural(1, "report") == "1 report" and plural(2, "report") == "2 reports"
+    assert plural(1, "feed is", "feeds are") == "1 feed is"
+
+
+def test_a_json_mark_returns_the_counters(client: TestClient, world) -> None:
+    _, store, _, _ = world
+    aid = store.review_page(ReviewFilter(state="unreviewed"), limit=1).rows[0].id
+    before = store.review_counts()["unreviewed"]
+    res = client.post(f"/articles/{aid}/mark", data={"state": "relevant", "csrf_token": csrf(client)},
+                      headers={"Accept": "application/json"})
+    try:
+        data = res.json()
+        assert data["backlog"] == store.review_counts()["unreviewed"] < before
+        assert data["total"] == store.review_page(ReviewFilter(state="unreviewed"), limit=0).total
+    finally:
+        store.mark(aid, "unreviewed")

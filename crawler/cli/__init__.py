@@ -17,6 +17,7 @@ from .common import print_problems
 from .feeds import feeds_app
 from .review import review_app
 from .rules import rules_app
+from .users import users_app
 
 __all__ = ["app", "main"]
 
@@ -52,6 +53,7 @@ app.add_typer(review_app, name="review")
 tools.register(app)
 app.add_typer(rules_app, name="rules", help="Test, explain, evaluate and backtest topic rules.")
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(users_app, name="users")
 serve.register(app)
 
 

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..display import relative_time
+from ..display import plural, relative_time
 from ..logs import setup_logging
 from ..settings import format_duration
 from .common import (
@@ -125,9 +125,9 @@ def check(config: ConfigOpt = None) -> None:
     """Validate the config, the rules (with their examples) and the site profiles."""
     runtime = load_all(config)
     s = runtime.config.settings
-    out.print(f"[green]ok[/green] {escape(str(runtime.config.path))}: {len(s.feeds)} feeds "
-              f"({sum(1 for f in s.feeds if f.enabled)} enabled), {len(runtime.rules.topics)} topics "
-              f"(rules version {runtime.rules.version[:12]}), {len(runtime.profiles)} site profiles")
+    out.print(f"[green]ok[/green] {escape(str(runtime.config.path))}: {plural(len(s.feeds), 'feed')} "
+              f"({sum(1 for f in s.feeds if f.enabled)} enabled), {plural(len(runtime.rules.topics), 'topic')} "
+              f"(rules version {runtime.rules.version[:12]}), {plural(len(runtime.profiles), 'site profile')}")
     _warn_stale_profiles(runtime)
 
 

@@ -423,10 +423,17 @@ def stats_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
     config: Path | None = StoreConfigOpt,
 ) -> None:
-    """Per topic and per term, from reviewers' marks: hits, relevant, irrelevant, precision."""
+    """Per topic and per term, from reviewers' marks: hits, relevant, irrelevant, precision; and per
+    clause, the relevant articles it lost (near misses reviewers marked relevant)."""
     with open_store(load_config(config)) as store:
         flagged = store.list_flagged(state="all", topic=topic)
+        lost = store.lost_by_clause(topic)
     stats = term_stats(flagged)
+    for t in stats:
+        t["lost"] = [{"clause": c, "relevant_lost": n} for tid, c, n in lost if tid == t["topic"]]
+    for tid in sorted({tid for tid, _, _ in lost} - {t["topic"] for t in stats}):
+        stats.append({"topic": tid, "hits": 0, "relevant": 0, "irrelevant": 0, "unreviewed": 0, "precision": None,
+                      "terms": [], "lost": [{"clause": c, "relevant_lost": n} for t2, c, n in lost if t2 == tid]})
     if as_json:
         typer.echo(json.dumps({"topics": stats}, ensure_ascii=False, indent=2))
         return
@@ -449,3 +456,10 @@ def stats_cmd(
             table.add_row(escape(r["term"]), str(r["hits"]), str(r["relevant"]), str(r["irrelevant"]),
                           pct(r["precision"]), style=style)
         console.print(table)
+        if t["lost"]:
+            losses = Table(title="clauses that lose relevant articles (near misses marked relevant)")
+            losses.add_column("clause")
+            losses.add_column("relevant lost", justify="right")
+            for r in t["lost"]:
+                losses.add_row(escape(r["clause"]), str(r["relevant_lost"]))
+            console.print(losses)

@@ -50,10 +50,11 @@ def serve(
     review = runtime.config.settings.review
     bind = host or review.host
     bind_port = port or review.port
-    if not is_loopback(bind) and not review.token:
+    if not is_loopback(bind) and not review.token and not review.users:
         err.print(f"[red]error:[/red] {escape(str(runtime.config.path))}: review.token: refusing to serve on "
                   f"{escape(bind)} without a token. Anyone who can reach that address could read and mark "
-                  "articles: set [review] token = \"…\" (a long random string), or bind to 127.0.0.1.")
+                  "articles: add reviewers with `newswatch users add NAME`, or set [review] token = \"…\" "
+                  "(a long random string), or bind to 127.0.0.1.")
         raise typer.Exit(2)
     ensure_can_listen(bind, bind_port)  # a busy port: one line, exit 1
     setup_logging(log_level)

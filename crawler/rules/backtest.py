@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..models import Match, document_of
-from .engine import RuleSet
+from .engine import RuleSet, near_miss
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -52,6 +52,10 @@ def backtest(store: Any, rs: RuleSet, *, since: datetime | None, apply: bool = F
                             explanation=m.explanation, rules_version=m.rules_version)
                       for m in art.matches if m.topic_id not in topic_ids]
             store.replace_matches(art.id, others + rs.match(doc))
+        if apply:  # near misses are stored when an article is matched, so the list is a query
+            misses = (near_miss(rs, doc, t) for t in topic_ids - now)
+            store.save_near_misses(art.id, [m for m in misses if m is not None], rules_version=rs.version,
+                                   topics=sorted(topic_ids))
         if progress is not None and task is not None:
             progress.advance(task)
     return {

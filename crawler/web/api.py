@@ -7,7 +7,7 @@ the CSRF token of a browser session or a bearer token (`context.CSRF`).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -17,13 +17,25 @@ from pydantic import BaseModel, Field
 from storage import REVIEW_STATES, ReviewFilter, ReviewState
 
 from . import exports
-from .context import CSRF, Ctx, FiltersDep, article_or_404, day_start
+from .context import (
+    CSRF,
+    ArticleId,
+    Ctx,
+    FiltersDep,
+    Offset,
+    Reviewer,
+    StoryId,
+    article_or_404,
+    day_start,
+)
 from .metrics import CONTENT_TYPE, render_metrics
 from .pages import CHART_DAYS
 
 __all__ = ["router"]
 
 FEED_LIMIT = 100
+FEED_STATES = ("unreviewed", "relevant")
+"""What the Atom feed carries unless asked: never what a reviewer called irrelevant."""
 
 router = APIRouter()
 
@@ -48,19 +60,30 @@ class ReviewList(BaseModel):
     offset: int
     items: list[dict[str, Any]] = Field(description="Each a review row (`storage.ReviewRow.to_json`): id, url, "
                                         "link, title, source, feed, published, fetched_at, flagged_at, topic, score, "
-                                        "state, matched_terms, note, reviewed_at, text_from, story_id, story_size.")
+                                        "state, matched_terms, note, reviewed_at, reviewed_by, text_from, story_id, story_size.")
 
 
 @router.get("/feed.atom", tags=["outputs"], response_class=Response,
-         responses={200: {"content": {"application/atom+xml": {}}}})
-def atom(ctx: Ctx, request: Request, topic: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-    """The latest 100 flagged articles (all topics, or one) as an Atom feed."""
-    rows = ctx.store.review_page(ReviewFilter(state="all", topic=topic or None), limit=FEED_LIMIT,
-                             details=True).rows
+            responses={200: {"content": {"application/atom+xml": {}}}, 404: {"description": "Unknown topic."}})
+def atom(ctx: Ctx, request: Request, topic: Annotated[str | None, Query(max_length=200)] = None,
+         state: Annotated[ReviewState | Literal["all"] | None, Query(
+             description="Only this review state, or `all`; by default unreviewed and relevant articles, "
+                         "never the ones marked irrelevant.")] = None) -> Response:
+    """The latest 100 flagged articles (all topics, or one) as an Atom feed.
+
+    An entry's `<updated>` is when it was flagged, so marking an article does not
+    make a feed reader show it again as new.
+    """
+    if topic and topic not in ctx.topic_names and topic not in ctx.store.facets()[0]:
+        raise HTTPException(404, f"no topic {topic!r}")
+    f = (ReviewFilter(states=FEED_STATES, topic=topic or None) if state is None
+         else ReviewFilter(state=str(state), topic=topic or None))
+    rows = ctx.store.review_page(f, limit=FEED_LIMIT, details=True).rows
     base = ctx.base_url(request)
     title = f"newswatch · {ctx.topic_name(topic)}" if topic else "newswatch · flagged articles"
     feed_id = f"urn:newswatch:feed:{topic}" if topic else "urn:newswatch:feed:all"
-    self_url = f"{base}/feed.atom" + (f"?{urlencode({'topic': topic})}" if topic else "")
+    query = {k: v for k, v in (("topic", topic), ("state", state)) if v}
+    self_url = f"{base}/feed.atom" + (f"?{urlencode(query)}" if query else "")
     body = exports.atom_feed(rows, feed_id=feed_id, title=title, self_url=self_url, base_url=base,
                              topic_names=ctx.topic_names)
     return Response(body, media_type="application/atom+xml; charset=utf-8")
@@ -84,7 +107,7 @@ def healthz(ctx: Ctx) -> JSONResponse:
 
 @router.get("/api/articles", tags=["review"], response_model=ReviewList)
 def api_list(ctx: Ctx, f: FiltersDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-             offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+             offset: Offset = 0) -> dict[str, Any]:
     """Flagged articles, newest first, with the list page's filters and search."""
     result = ctx.store.review_page(f.review_filter(), limit=limit, offset=offset)
     return {"total": result.total, "limit": limit, "offset": offset,
@@ -92,7 +115,7 @@ def api_list(ctx: Ctx, f: FiltersDep, limit: Annotated[int, Query(ge=1, le=1000)
 
 
 @router.get("/api/articles/{article_id}", tags=["review"])
-def api_article(ctx: Ctx, article_id: int) -> dict[str, Any]:
+def api_article(ctx: Ctx, article_id: ArticleId) -> dict[str, Any]:
     """One stored article: text, metadata, every match with its explanation and review state, its story."""
     art = article_or_404(ctx, article_id)
     data = {k: getattr(art, k) for k in art.__slots__ if k != "matches"}
@@ -102,7 +125,7 @@ def api_article(ctx: Ctx, article_id: int) -> dict[str, Any]:
         "topic": m.topic_id, "score": m.score, "matched_terms": m.matched_terms,
         "explanation": m.explanation, "rules_version": m.rules_version,
         "flagged_at": m.created_at.isoformat(), "state": m.state, "note": m.note,
-        "reviewed_at": m.reviewed_at.isoformat() if m.reviewed_at else None,
+        "reviewed_at": m.reviewed_at.isoformat() if m.reviewed_at else None, "reviewed_by": m.reviewed_by,
     } for m in art.matches]
     data["story_id"] = ctx.store.story_of(article_id)
     return data
@@ -110,18 +133,34 @@ def api_article(ctx: Ctx, article_id: int) -> dict[str, Any]:
 
 @router.post("/api/articles/{article_id}/mark", tags=["review"], response_model=MarkOut,
           dependencies=[CSRF])
-def api_mark(ctx: Ctx, article_id: int, body: MarkIn, f: FiltersDep) -> dict[str, Any]:
-    """Mark an article's matches (one topic, or all); kept with time and note for `export-labels`."""
+def api_mark(ctx: Ctx, article_id: ArticleId, body: MarkIn, f: FiltersDep, who: Reviewer) -> dict[str, Any]:
+    """Mark an article's matches (one topic, or all); kept with time, note and reviewer for `export-labels`."""
     article_or_404(ctx, article_id)
-    changed = ctx.store.mark(article_id, body.state, note=body.note, topic=body.topic)
+    changed = ctx.store.mark(article_id, body.state, note=body.note, topic=body.topic, reviewer=who)
+    if not changed:  # an unflagged article's near miss takes a review like a match
+        changed = ctx.store.mark_near_miss(article_id, body.state, note=body.note, topic=body.topic, reviewer=who)
     if not changed:
-        raise HTTPException(404, "the article has no match" + (f" for topic {body.topic!r}" if body.topic else ""))
+        raise HTTPException(404, "the article has no match or near miss"
+                            + (f" for topic {body.topic!r}" if body.topic else ""))
     _, next_id = ctx.store.neighbours(article_id, f.review_filter())
     return {"changed": changed, "state": body.state, "next_id": next_id}
 
 
+@router.get("/api/near-misses", tags=["review"])
+def api_near_misses(ctx: Ctx, topic: Annotated[str | None, Query(max_length=200)] = None,
+                    state: Annotated[ReviewState | Literal["all"], Query()] = ReviewState.unreviewed,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Offset = 0) -> dict[str, Any]:
+    """Unflagged articles that fail a topic by one clause (`failed`, as `rules explain` words it), closest first.
+
+    Mark one with `POST /api/articles/{id}/mark`: a near miss marked relevant is a label.
+    """
+    rows, total = ctx.store.near_miss_rows(topic=topic, state=None if state == "all" else str(state),
+                                           limit=limit, offset=offset)
+    return {"total": total, "limit": limit, "offset": offset, "items": [r.to_json() for r in rows]}
+
+
 @router.get("/api/stories/{story_id}", tags=["review"])
-def api_story(ctx: Ctx, story_id: int) -> dict[str, Any]:
+def api_story(ctx: Ctx, story_id: StoryId) -> dict[str, Any]:
     """The flagged articles of one story (near-duplicate coverage of one event)."""
     rows = ctx.store.story_rows(story_id)
     if not rows:
@@ -130,18 +169,18 @@ def api_story(ctx: Ctx, story_id: int) -> dict[str, Any]:
 
 
 @router.post("/api/stories/{story_id}/mark", tags=["review"], response_model=MarkOut, dependencies=[CSRF])
-def api_story_mark(ctx: Ctx, story_id: int, body: MarkIn) -> dict[str, Any]:
+def api_story_mark(ctx: Ctx, story_id: StoryId, body: MarkIn, who: Reviewer) -> dict[str, Any]:
     """Mark every article of a story at once."""
     if not ctx.store.story_rows(story_id):
         raise HTTPException(404, f"no story {story_id}")
-    return {"changed": ctx.store.mark_story(story_id, body.state, note=body.note, topic=body.topic),
+    return {"changed": ctx.store.mark_story(story_id, body.state, note=body.note, topic=body.topic, reviewer=who),
             "state": body.state}
 
 
 @router.get("/api/search", tags=["review"])
 def api_search(ctx: Ctx, q: Annotated[str, Query(min_length=1, max_length=500)],
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+               offset: Offset = 0) -> dict[str, Any]:
     """Full-text search over every stored article, flagged or not (FTS5 / PostgreSQL full-text)."""
     found, total = ctx.store.search_articles(q, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": [r.to_json() for r in found]}

@@ -15,11 +15,14 @@ pool, and the `Store` API is synchronous and short.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,7 +30,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from storage import FILTER_STATES, Store
 
-from ..display import relative_time
+from ..display import plural, relative_time
+from ..reviewers import local_user
 from ..settings import LoadedConfig
 from . import api, pages
 from .context import Context, wants_json
@@ -42,9 +46,11 @@ HERE = Path(__file__).resolve().parent
 PUBLIC_PATHS = ("/healthz", "/login", "/static/")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+"""Swagger UI sets inline styles; its scripts, like everything else, come from the app itself."""
+SWAGGER_UI = files("fastapi_offline") / "static"
+"""Swagger UI's files, as the fastapi-offline package ships them (kept current with Swagger UI 5)."""
 STATE_LABELS = {state: state.capitalize() for state in FILTER_STATES}
 """How the pages name a review state (and the `all` filter)."""
 
@@ -54,17 +60,25 @@ def _templates() -> Jinja2Templates:
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["ago"] = relative_time
+    env.filters["plural"] = plural
+    env.filters["quoted"] = quoted
     env.filters["stamp"] = lambda dt: dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "—"
     env.filters["iso"] = lambda dt: dt.isoformat() if dt else ""
     env.globals["STATE_LABELS"] = STATE_LABELS
     return Jinja2Templates(env=env)
 
 
+def quoted(query: str) -> str:
+    """A search as the subtitle shows it: in quotes, unless it brings its own (`"a phrase"`)."""
+    query = query.strip()
+    return query if '"' in query else f"“{query}”"
+
+
 def default_allowed_hosts(config: LoadedConfig) -> list[str] | None:
     """Host names accepted in requests; on loopback, a guard against DNS rebinding."""
     review = config.settings.review
-    if review.token:
-        return None  # anything may reach it; the token protects it
+    if review.token or review.users:
+        return None  # anything may reach it; the tokens protect it
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"]
     if review.base_url:
         hosts.append(urlsplit(review.base_url).hostname or "")
@@ -81,19 +95,28 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
     token is set, any host otherwise). `secret` fixes the CSRF key (tests; default random).
     """
     names = {t.id: (t.name or t.id) for t in topics}
-    ctx = Context(config=config, store=store, guard=Guard(config.settings.review.token, secret=secret),
-                  topic_names=names, templates=_templates())
+    review = config.settings.review
+    guard = Guard(review.token, users=review.users, local=local_user(), secret=secret)
+    ctx = Context(config=config, store=store, guard=guard, topic_names=names, templates=_templates())
     hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts(config)
 
     app = FastAPI(
         title="newswatch review API",
         version="1",
-        description="Flagged articles, review marks, stories and feed health. When `review.token` "
-                    "is set, send it as `Authorization: Bearer <token>`.",
-        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        description="Flagged articles, near misses, review marks, stories and feed health. When "
+                    "`review.token` or `[review.users]` is set, send a token as `Authorization: Bearer "
+                    "<token>` (a reviewer's own as `<name>:<token>`); marks record who made them.",
+        openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
     )
     app.state.ctx = ctx
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/api/docs/assets", StaticFiles(directory=str(SWAGGER_UI)), name="docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """Swagger UI over `/api/openapi.json`, working offline: no file comes from a CDN."""
+        return ctx.templates.TemplateResponse(request, "docs.html", {
+            "title": app.title, "openapi_url": app.openapi_url})
     app.include_router(pages.router)
     app.include_router(api.router)
 
@@ -106,7 +129,8 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
             origin = request.headers.get("origin")
             if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
                 return PlainTextResponse("cross-origin request refused\n", status_code=403)
-        if not path.startswith(PUBLIC_PATHS) and not ctx.guard.authenticated(request):
+        request.state.reviewer = ctx.guard.reviewer(request)
+        if not path.startswith(PUBLIC_PATHS) and request.state.reviewer is None:
             wants_html = request.method == "GET" and not path.startswith(("/api/", "/metrics", "/feed.atom"))
             if wants_html:
                 return RedirectResponse("/login?" + urlencode({"next": request.url.path + (
@@ -115,7 +139,7 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
             return JSONResponse({"detail": "authentication required"}, status_code=401,
                                 headers={"WWW-Authenticate": challenge})
         response: Response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if path == "/api/docs" else CSP)
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if path.startswith("/api/docs") else CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -132,6 +156,17 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
             return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code)
         return ctx.render(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
                           status=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        """A page asked with a bad id or offset gets the error page; the API keeps FastAPI's detail."""
+        path = request.url.path
+        if path.startswith("/api/") or wants_json(request) or request.method != "GET":
+            return await request_validation_exception_handler(request, exc)
+        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}"
+                          for e in exc.errors())
+        return ctx.render(request, "error.html", {"status": 422, "detail": where or "invalid request"},
+                          status=422)
 
     return app
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -21,7 +21,17 @@ from storage import ReviewFilter, ReviewState, Store, StoredArticle
 from ..settings import LoadedConfig
 from .security import CSRF_COOKIE, Guard
 
-__all__ = ["CSRF", "Context", "Ctx", "Filters", "FiltersDep", "article_or_404", "day_start", "wants_json"]
+__all__ = ["CSRF", "MAX_ID", "ArticleId", "Context", "Ctx", "Filters", "FiltersDep", "Offset", "Reviewer",
+           "StoryId", "article_or_404", "day_start", "reviewer_of", "wants_json"]
+
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers in PostgreSQL's schema: a larger one cannot exist, and past 64 bits
+SQLite cannot even be asked (an OverflowError, a 500), so the app answers 422 before asking."""
+MAX_OFFSET = 2**31 - 1
+
+ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="An article's id.")]
+StoryId = Annotated[int, Path(ge=1, le=MAX_ID, description="A story's id (its first article's id).")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip, for paging.")]
 
 
 @dataclass(slots=True)
@@ -51,9 +61,13 @@ class Context:
         if fresh:
             nonce = self.guard.new_nonce()
         assert nonce is not None
-        counts = self.store.review_counts()
+        who = reviewer_of(request)
+        # someone not logged in (the login page) learns nothing of the database, not even a count
+        backlog = self.store.review_counts().get("unreviewed", 0) if who is not None else 0
+        near = self.store.near_miss_counts().get("unreviewed", 0) if who is not None else 0
         data = {"csrf_token": self.guard.csrf_token(nonce), "topic_names": self.topic_names,
-                "auth": self.guard.enabled, "nav_backlog": counts.get("unreviewed", 0), "nav": name, **data}
+                "auth": self.guard.enabled, "reviewer": who, "nav_backlog": backlog,
+                "nav_near_misses": near, "nav": name, **data}
         response = self.templates.TemplateResponse(request, name, data, status_code=status)
         if fresh:
             response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax",
@@ -84,6 +98,7 @@ class Filters:
     since: str = ""
     until: str = ""
     q: str = ""
+    reviewer: str = ""
 
     def review_filter(self) -> ReviewFilter:
         since = _parse_day(self.since, "since")
@@ -92,19 +107,20 @@ class Filters:
             state=self.state, topic=self.topic or None, source=self.source or None,
             since=day_start(since) if since else None,
             until=day_start(until) + timedelta(days=1) if until else None,  # inclusive
-            query=self.q or None,
+            query=self.q or None, reviewer=self.reviewer or None,
         )
 
     def query(self, **change: Any) -> str:
         """The filters as a query string (defaults left out), with some values changed."""
         data = {"state": self.state, "topic": self.topic, "source": self.source,
-                "since": self.since, "until": self.until, "q": self.q} | change
+                "since": self.since, "until": self.until, "q": self.q, "reviewer": self.reviewer} | change
         return urlencode({k: v for k, v in data.items()
                           if v not in ("", None) and not (k == "state" and v == "unreviewed")})
 
     @property
     def active(self) -> bool:
-        return bool(self.topic or self.source or self.since or self.until or self.q or self.state != "unreviewed")
+        return bool(self.topic or self.source or self.since or self.until or self.q or self.reviewer
+                    or self.state != "unreviewed")
 
 
 def filters_dep(
@@ -115,14 +131,31 @@ def filters_dep(
     until: Annotated[str, Query(description="YYYY-MM-DD, inclusive", max_length=10)] = "",
     q: Annotated[str, Query(description='Full-text search: words, "phrases", prefix*, a OR b, -excluded',
                             max_length=500)] = "",
+    reviewer: Annotated[str, Query(description="Only matches this reviewer marked last.", max_length=64)] = "",
 ) -> Filters:
     f = Filters(state=str(state), topic=topic.strip(), source=source.strip(), since=since.strip(),
-                until=until.strip(), q=q.strip())
+                until=until.strip(), q=q.strip(), reviewer=reviewer.strip())
     f.review_filter()  # reject bad dates with a 400 before any work
     return f
 
 
 FiltersDep = Annotated[Filters, Depends(filters_dep)]
+
+
+def reviewer_of(request: Request) -> str | None:
+    """Who sent the request, as the app's middleware found (None: not logged in)."""
+    return getattr(request.state, "reviewer", None)
+
+
+def _reviewer_dep(request: Request) -> str:
+    who = reviewer_of(request)
+    if who is None:  # the middleware lets no such request through to a marking route
+        raise HTTPException(401, "authentication required")
+    return who
+
+
+Reviewer = Annotated[str, Depends(_reviewer_dep)]
+"""The reviewer making a request, recorded with each mark."""
 
 
 def context_of(request: Request) -> Context:

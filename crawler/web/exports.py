@@ -85,8 +85,8 @@ def atom_feed(rows: Sequence[ReviewRow], *, feed_id: str, title: str, self_url: 
               base_url: str | None, topic_names: dict[str, str] | None = None) -> bytes:
     """An Atom 1.0 document (RFC 4287), one entry per article (topics as categories).
 
-    Entry ids are stable URNs, so a reader never shows an article twice; `updated`
-    moves when the article is flagged again or reviewed.
+    Entry ids are stable URNs, so a reader never shows an article twice; `updated` is
+    when the article was first flagged, so a review mark does not re-publish it.
     """
     ET.register_namespace("", ATOM_NS)
 
@@ -101,7 +101,7 @@ def atom_feed(rows: Sequence[ReviewRow], *, feed_id: str, title: str, self_url: 
         by_article.setdefault(r.id, []).append(r)
 
     def updated(group: list[ReviewRow]) -> datetime:
-        return max(max(r.flagged_at, r.reviewed_at or r.flagged_at) for r in group)
+        return min(r.flagged_at for r in group)
 
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     el(feed, "id", feed_id)

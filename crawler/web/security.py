@@ -1,9 +1,10 @@
 """Who may use the review app, and proof that a POST came from its own pages.
 
-Authentication exists only when `review.token` is set (it must be, off loopback):
-the token is accepted as `Authorization: Bearer …` (scripts, Prometheus), as the
-password of HTTP Basic auth (feed readers), or through the login form, which sets a
-session cookie holding an HMAC of the token (changing the token logs everyone out).
+Authentication exists only when `review.token` or `[review.users]` is set (one must
+be, off loopback): a token is accepted as `Authorization: Bearer …` (scripts,
+Prometheus; `name:token` for a reviewer's own), as the password of HTTP Basic auth
+(feed readers), or through the login form, which sets a session cookie naming the
+reviewer with an HMAC keyed by that reviewer's stored hash (a new token logs it out).
 
 CSRF uses signed double-submit cookies: a random nonce in a SameSite cookie and, in
 each form or `X-CSRF-Token` header, an HMAC of that nonce under a per-process secret.
@@ -19,8 +20,11 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from collections.abc import Mapping
 
 from starlette.requests import Request
+
+from ..reviewers import LOCAL_REVIEWER, TOKEN_REVIEWER, verify_secret
 
 __all__ = [
     "CSRF_COOKIE",
@@ -45,44 +49,90 @@ def is_loopback(host: str) -> bool:
 
 
 class Guard:
-    """Checks credentials and CSRF tokens for one app instance."""
+    """Checks credentials and CSRF tokens for one app instance, and says who a request is from.
 
-    def __init__(self, token: str | None, *, secret: bytes | None = None) -> None:
+    Credentials are the shared `review.token` (marks record `token`) or a reviewer's own
+    token from `[review.users]` (marks record the name). Without either, everyone is
+    the local reviewer (loopback only: `serve` refuses otherwise).
+    """
+
+    def __init__(self, token: str | None, *, users: Mapping[str, str] | None = None,
+                 local: str = LOCAL_REVIEWER, secret: bytes | None = None) -> None:
         self.token = token or None
+        self.users = dict(users or {})
+        self.local = local
         self._secret = secret or secrets.token_bytes(32)
+        self._known: dict[bytes, str] = {}
+        """Digests of tokens already checked, so each request does not pay for scrypt again."""
 
     @property
     def enabled(self) -> bool:
-        return self.token is not None
+        return self.token is not None or bool(self.users)
 
     # -- authentication ----------------------------------------------------
 
-    def session_value(self) -> str:
-        assert self.token is not None
-        return hmac.new(self.token.encode(), b"newswatch-session", hashlib.sha256).hexdigest()
+    def session_value(self, reviewer: str) -> str:
+        """The session cookie for `reviewer`; changing that reviewer's token (or the shared one) logs it out."""
+        key = (self.users.get(reviewer) if reviewer != TOKEN_REVIEWER else self.token) or ""
+        mac = hmac.new(key.encode(), b"newswatch-session:" + reviewer.encode(), hashlib.sha256).hexdigest()
+        return f"{reviewer}:{mac}"
 
-    def check_password(self, password: str) -> bool:
-        return self.token is not None and hmac.compare_digest(password.encode(), self.token.encode())
+    def check_password(self, password: str, name: str | None = None) -> str | None:
+        """The reviewer whose token `password` is (only `name`'s, when given), or None."""
+        if not password:
+            return None
+        digest = hashlib.sha256(password.encode()).digest()
+        known = self._known.get(digest)
+        if known is not None and (name is None or name == known):
+            return known
+        found: str | None = None
+        if name in self.users:
+            found = name if verify_secret(password, self.users[name]) else None
+        elif self.token is not None and hmac.compare_digest(password.encode(), self.token.encode()):
+            found = TOKEN_REVIEWER
+        elif name is None:
+            found = next((n for n, h in self.users.items() if verify_secret(password, h)), None)
+        if found is not None and found != TOKEN_REVIEWER and len(self._known) < 10000:
+            self._known[digest] = found
+        return found
+
+    def _bearer_reviewer(self, request: Request) -> str | None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        value = value.strip()
+        name, sep, secret = value.partition(":")
+        if sep and name in self.users:  # `name:token` names the reviewer, so one hash is checked
+            return self.check_password(secret, name)
+        return self.check_password(value)
 
     def bearer(self, request: Request) -> bool:
-        """True when the request carries the right bearer token."""
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and self.check_password(value.strip())
+        """True when the request carries a right bearer token."""
+        return self.enabled and self._bearer_reviewer(request) is not None
 
-    def authenticated(self, request: Request) -> bool:
+    def reviewer(self, request: Request) -> str | None:
+        """Who sent the request (None: nobody we know, so not authenticated)."""
         if not self.enabled:
-            return True
-        if self.bearer(request):
-            return True
+            return self.local
+        who = self._bearer_reviewer(request)
+        if who is not None:
+            return who
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "basic":
             try:
-                _, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+                user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
             except (ValueError, UnicodeDecodeError):
-                return False
-            return self.check_password(password)
+                return None
+            return self.check_password(password, user if user in self.users else None)
         cookie = request.cookies.get(SESSION_COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie, self.session_value())
+        name = cookie.rpartition(":")[0]
+        if name and (name in self.users or (name == TOKEN_REVIEWER and self.token is not None)) \
+                and hmac.compare_digest(cookie, self.session_value(name)):
+            return name
+        return None
+
+    def authenticated(self, request: Request) -> bool:
+        return self.reviewer(request) is not None
 
     # -- CSRF --------------------------------------------------------------
 

@@ -236,6 +236,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     store = Store.open(runtime.config.storage_url())
     sample = fill(store, runtime)
     store.close()
+    with serving(cfg, tmp, port) as base:
+        yield Served(base=base, db=runtime.config.storage_url(), sample=sample)
+
+
+@contextlib.contextmanager
+def serving(cfg: Path, tmp: Path, port: int, *, wait: float = 60) -> Iterator[str]:
+    """`newswatch serve --config cfg` in a subprocess until it answers `/healthz`; yields its base URL."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), NEWSWATCH_DATA_DIR=str(tmp / "data"))
     env.pop("NEWSWATCH_CONFIG", None)
     log = (tmp / "serve.log").open("w")
@@ -243,7 +250,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + wait
         while True:
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
@@ -253,7 +260,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("newswatch serve did not start:\n" + (tmp / "serve.log").read_text())
             time.sleep(0.1)
-        yield Served(base=base, db=runtime.config.storage_url(), sample=sample)
+        yield base
     finally:
         proc.terminate()
         try:

@@ -15,6 +15,26 @@
     if (link) window.open(link, "_blank", "noopener,noreferrer");
   }
 
+  // After a mark, the counters say what the server now counts: the nav badge and the list's total.
+  function counters(data) {
+    const link = document.querySelector('.topbar nav a[href="/"]');
+    let pill = document.getElementById("nav-backlog");
+    if (typeof data.backlog === "number" && link) {
+      if (!pill && data.backlog > 0) {
+        pill = document.createElement("span");
+        pill.id = "nav-backlog";
+        pill.className = "pill";
+        pill.title = "unreviewed";
+        link.append(" ", pill);
+      }
+      if (pill) { pill.textContent = String(data.backlog); pill.hidden = data.backlog === 0; }
+    }
+    const total = document.getElementById("list-total");
+    if (total && typeof data.total === "number") {
+      total.textContent = data.total + " " + (data.total === 1 ? total.dataset.one : total.dataset.many);
+    }
+  }
+
   function status(text, isError) {
     const el = document.getElementById("status");
     if (!el) return;
@@ -65,6 +85,7 @@
           headers: { "Accept": "application/json", "X-CSRF-Token": csrf() },
         });
         if (!res.ok) throw new Error(res.status === 403 ? "stale page: reload" : "HTTP " + res.status);
+        counters(await res.json());
         status("Marked " + LABELS[state].toLowerCase() + ": " + row.querySelector(".title").textContent.slice(0, 60));
       } catch (err) {
         setState(row, before);
