@@ -122,3 +122,47 @@ def test_a_page_whose_wrappers_mention_a_footer_is_not_dropped() -> None:
         "</body></html>"
     )
     assert _text(html) == [P1, P2, P3]
+
+
+def test_a_sentence_that_runs_through_a_link_is_kept() -> None:
+    lines = _text(_page(
+        f"<p>{P1}</p><p>The mayor, who opened the parade, was <a href='/mayor'>re-elected to a third "
+        f"term last spring by a wide margin over her rival</a>.</p><p>{P2}</p><p>Read more: <a href='/x'>Last year's festival in "
+        f"pictures and video</a>.</p><p>{P3}</p>"
+    ))
+    assert lines[1] == (
+        "The mayor, who opened the parade, was re-elected to a third term last spring by a wide "
+        "margin over her rival."
+    )
+    assert not any(line.startswith("Read more") for line in lines)
+
+
+def test_product_lines_in_a_list_and_link_lines_in_a_run_are_kept() -> None:
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><ul><li><a href='https://shop.example/a'>Get it at Walmart for "
+        "$238.99</a></li><li><a href='https://shop.example/b'>Get it on Amazon for $49</a></li></ul>"
+        f"<p>{P3}</p><p>1) A board game<br><a href='https://shop.example/c'>https://shop.example/c</a>"
+        "<br>2) A puzzle<br><a href='https://shop.example/d'>https://shop.example/d</a></p>",
+        after="<ul class='more'><li><a href='/a'>Another story</a></li><li><a href='/b'>And one "
+        "more</a></li></ul>",
+    ))
+    assert lines == [
+        P1, P2, "Get it at Walmart for $238.99", "Get it on Amazon for $49", P3, "1) A board game",
+        "https://shop.example/c", "2) A puzzle", "https://shop.example/d",
+    ]
+
+
+def test_a_recipe_card_inside_the_article_is_kept_but_a_promo_card_is_not() -> None:
+    steps = "".join(
+        f"<li>Step {i}: stir the pot slowly over a low heat for a few more minutes.</li>" for i in range(4)
+    )
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p>" * 3 + "<section class='recipe-card'><h3>Ingredients</h3>"
+        f"<ul><li>8 ripe pears</li><li>1 lemon</li><li>1 tsp cinnamon</li></ul><ol>{steps}</ol></section>"
+        "<div class='promo-card'><p>Get our newsletter every morning, free of charge.</p></div>"
+    ))
+    assert lines[9:14] == [
+        "Ingredients", "8 ripe pears", "1 lemon", "1 tsp cinnamon",
+        "Step 0: stir the pot slowly over a low heat for a few more minutes.",
+    ]
+    assert not any("newsletter" in line for line in lines)

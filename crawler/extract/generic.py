@@ -71,6 +71,7 @@ _POSITIVE = re.compile(
     r"article|body|content|entry|main|post|story|text|prose|rich-?text|column|blog"
 )
 # A price, a bare link or a shop verb: what a product line has and a related-story link has not.
+_PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:€|₩|euro|usd|eur)\b")
 _PRODUCT_LINE = re.compile(
     r"[$€£¥₹]\s?\d|\d\s?(?:€|euro|usd|eur)\b|^https?://\S+$|\b(?:buy|shop|order|get it)\b", re.I
 )
@@ -344,15 +345,38 @@ def _keep(block: _Block, title_key: str) -> bool:
     if block.owner.boiler or not block.text:
         return False
     if block.chars and block.link_chars / block.chars > 0.5:
+        if _is_linked_sentence(block):
+            return True
         # a product line ("Get it on Amazon for $39") between paragraphs is the article's;
         # `_trim` drops such lines at either end, where link lists are furniture
-        block.linky = block.owner.tag == "p" and bool(_PRODUCT_LINE.search(block.text))
+        tag = block.owner.tag
+        block.linky = (tag == "p" and bool(_PRODUCT_LINE.search(block.text))) or (
+            tag == "li" and bool(_PRICE.search(block.text))
+        )
         return block.linky
     if block.heading == "h1":
         return False
     if title_key and _key(block.text) == title_key:
         return False
     return not (len(block.text) < 60 and _JUNK_LINE.match(block.text))
+
+
+# Unlinked words a paragraph needs around its link to be a sentence that cites a source.
+_UNLINKED_SENTENCE = 30
+
+
+def _is_linked_sentence(block: _Block) -> bool:
+    """A paragraph whose sentence runs through a link ("He was <a>sentenced to life</a>.").
+
+    Its own words around the link make it prose; a related-story link ("Read more:
+    <a>…</a>") has too few of them, and a bare list of links has none.
+    """
+    return (
+        block.owner.tag == "p"
+        and block.chars - block.link_chars >= _UNLINKED_SENTENCE
+        and block.link_chars < 0.8 * block.chars
+        and bool(_SENTENCE_END.search(block.text))
+    )
 
 
 def _key(text: str) -> str:
@@ -378,7 +402,7 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
     start = first
     while start > 0:
         b = blocks[start - 1]
-        if b.linky or _is_metadata(b.text):
+        if (b.linky and keys[start - 1] != keys[start]) or _is_metadata(b.text):
             break
         in_run = keys[start - 1] == keys[start] or runs[keys[start - 1]] >= _RUN
         if not (in_run or b.owner.tag in _LEAD_TAGS):
@@ -387,8 +411,8 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
     end = last + 1
     while end < len(blocks):
         b = blocks[end]
-        if b.linky or _is_metadata(b.text):
-            break
+        if (b.linky and keys[end] != keys[end - 1]) or _is_metadata(b.text):
+            break  # product lines stay only as lines of the element that lists them
         if b.heading:
             nxt = blocks[end + 1] if end + 1 < len(blocks) else None
             if nxt is None or nxt.heading or not _tail_like(nxt, keys[end + 1], runs):
@@ -526,6 +550,52 @@ def _resolve_hints(blocks: list[_Block], frames: list[_Frame]) -> None:
             f.boiler = f.hint == 2 or (f.hint == 1 and f.prose <= limit)
 
 
+# A weakly hinted element inside the article is the article's (a recipe or spec card)
+# when it holds this many unlinked characters in this many lines, almost no links.
+_CARD_CHARS = 300
+_CARD_LINES = 5
+_CARD_LINKS = 0.1
+
+
+def _rescue_inner_cards(blocks: list[_Block], frames: list[_Frame], best: _Frame) -> None:
+    """Un-mark weakly hinted cards inside the chosen container that read like content.
+
+    Class words such as `card` or `widget` name furniture on the page at large, but inside
+    the article a card of many unlinked lines (ingredients and steps, a spec sheet) is
+    part of the story: related-story cards are links, ads and promos are a line or two.
+    """
+    candidates = {
+        id(f): f
+        for f in frames
+        if f.hint == 1 and f.boiler and f.tag not in _BOILER_TAGS and f.parent is not None
+        and not f.parent.boiler and _is_inside(f, best)
+    }
+    if not candidates:
+        return
+    stats: dict[int, list[int]] = {}
+    for block in blocks:
+        f: _Frame | None = block.owner
+        while f is not None and f is not best:
+            if id(f) in candidates:
+                row = stats.setdefault(id(f), [0, 0, 0])
+                row[0] += block.chars
+                row[1] += block.link_chars
+                row[2] += 1
+                break
+            f = f.parent
+    rescued = {
+        key for key, (chars, links, lines) in stats.items()
+        if chars - links >= _CARD_CHARS and lines >= _CARD_LINES and links <= _CARD_LINKS * chars
+    }
+    if not rescued:
+        return
+    freed: set[int] = set()
+    for f in frames:  # parents come before their children
+        if id(f) in rescued or (f.parent is not None and id(f.parent) in freed and f.hint == 0):
+            f.boiler = False
+            freed.add(id(f))
+
+
 def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Block]:
     """Score containers and return the body blocks of the best one, in order."""
     for block in blocks:
@@ -556,6 +626,7 @@ def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Blo
     if best.score <= 0:
         return []
     best = _widen(best)
+    _rescue_inner_cards(blocks, frames, best)
     title_key = _key(title) if title else ""
     chosen = [b for b in blocks if _is_inside(b.owner, best)]
     for b in chosen:
