@@ -166,3 +166,16 @@ def test_a_recipe_card_inside_the_article_is_kept_but_a_promo_card_is_not() -> N
         "Step 0: stir the pot slowly over a low heat for a few more minutes.",
     ]
     assert not any("newsletter" in line for line in lines)
+
+
+def test_a_numbered_product_list_split_over_paragraphs_is_kept_to_its_end() -> None:
+    first = "".join(
+        f"{i}) Board game {i}<br><a href='https://shop.example/{i}'>https://shop.example/{i}</a><br>"
+        for i in range(1, 4)
+    )
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><p>{first}</p><p><a href='https://shop.example/4'>"
+        "https://shop.example/4</a><br>5) Board game 5<br><a href='https://shop.example/5'>"
+        "https://shop.example/5</a></p>"
+    ))
+    assert lines[-3:] == ["https://shop.example/4", "5) Board game 5", "https://shop.example/5"]

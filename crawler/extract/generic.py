@@ -402,7 +402,7 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
     start = first
     while start > 0:
         b = blocks[start - 1]
-        if (b.linky and keys[start - 1] != keys[start]) or _is_metadata(b.text):
+        if (b.linky and not _continues_run(keys, runs, start - 1, start)) or _is_metadata(b.text):
             break
         in_run = keys[start - 1] == keys[start] or runs[keys[start - 1]] >= _RUN
         if not (in_run or b.owner.tag in _LEAD_TAGS):
@@ -411,8 +411,8 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
     end = last + 1
     while end < len(blocks):
         b = blocks[end]
-        if (b.linky and keys[end] != keys[end - 1]) or _is_metadata(b.text):
-            break  # product lines stay only as lines of the element that lists them
+        if (b.linky and not _continues_run(keys, runs, end, end - 1)) or _is_metadata(b.text):
+            break  # product lines stay only where they carry on a run of lines
         if b.heading:
             nxt = blocks[end + 1] if end + 1 < len(blocks) else None
             if nxt is None or nxt.heading or not _tail_like(nxt, keys[end + 1], runs):
@@ -451,6 +451,12 @@ def _run_key(block: _Block) -> int:
     if owner.tag in ("li", "dd", "dt") and owner.parent is not None:
         return id(owner.parent)
     return id(owner)
+
+
+def _continues_run(keys: list[int], runs: dict[int, int], i: int, kept: int) -> bool:
+    """Block `i` is a line of the same element as its kept neighbour, or that neighbour is
+    one of a run of lines (a numbered product list split over several `<p>`)."""
+    return keys[i] == keys[kept] or runs[keys[kept]] >= _RUN
 
 
 def _tail_like(block: _Block, key: int, runs: dict[int, int]) -> bool:
