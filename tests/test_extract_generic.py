@@ -179,3 +179,16 @@ def test_a_numbered_product_list_split_over_paragraphs_is_kept_to_its_end() -> N
         "https://shop.example/5</a></p>"
     ))
     assert lines[-3:] == ["https://shop.example/4", "5) Board game 5", "https://shop.example/5"]
+
+
+def test_a_ticker_of_teasers_inside_the_container_is_dropped() -> None:
+    ticker = "".join(
+        f"<li><a href='/s{i}'>Other headline {i}</a> <span>CITY: Another story begins here and "
+        "runs on for a while before it is cut...</span></li>" for i in range(3)
+    )
+    lines = _text(
+        "<html><body><div class='wrap'><div class='ticker'><ul>" + ticker + "</ul></div>"
+        f"<div class='story'><p>{P1}</p><p>{P2}</p><p>{P3}</p><p>She said: “we will be back...</p>"
+        "</div></div></body></html>"
+    )
+    assert lines == [P1, P2, P3, "She said: “we will be back..."]

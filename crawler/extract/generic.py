@@ -637,7 +637,29 @@ def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Blo
     chosen = [b for b in blocks if _is_inside(b.owner, best)]
     for b in chosen:
         b.text = clean_paragraph(b.text)
-    return _trim([b for b in chosen if _keep(b, title_key)])
+    return _trim(_drop_teasers([b for b in chosen if _keep(b, title_key)]))
+
+
+_ELLIPSIS = ("...", "…", "[…]")
+
+
+def _drop_teasers(blocks: list[_Block]) -> list[_Block]:
+    """Without lists of teasers: linked headlines whose excerpt is cut off with an ellipsis.
+
+    A "breaking news" ticker or a "latest" list inside the article's container reads like
+    prose, but its items link away and stop mid-sentence; two such lines of one list are
+    enough to tell it from a story that quotes one truncated line.
+    """
+    teasers = [b for b in blocks if b.link_chars and b.text.endswith(_ELLIPSIS)]
+    if len(teasers) < 2:
+        return blocks
+    # items of one list, or sibling elements (teaser cards) under one parent
+    keys = [_run_key(b) if b.owner.tag in ("li", "dd", "dt") else id(b.owner.parent) for b in teasers]
+    counts: dict[int, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    drop = {id(b) for b, key in zip(teasers, keys, strict=True) if counts[key] >= 2}
+    return [b for b in blocks if id(b) not in drop] if drop else blocks
 
 
 def extract_generic(tree: LexborHTMLParser, title: str = "") -> str:
