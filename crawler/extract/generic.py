@@ -581,6 +581,8 @@ def _rescue_inner_cards(blocks: list[_Block], frames: list[_Frame], best: _Frame
     stats: dict[int, list[int]] = {}
     for block in blocks:
         f: _Frame | None = block.owner
+        if not f.boiler:
+            continue  # a candidate's lines are all furniture so far
         while f is not None and f is not best:
             if id(f) in candidates:
                 row = stats.setdefault(id(f), [0, 0, 0])
