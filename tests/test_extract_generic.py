@@ -192,3 +192,16 @@ def test_a_ticker_of_teasers_inside_the_container_is_dropped() -> None:
         "</div></div></body></html>"
     )
     assert lines == [P1, P2, P3, "She said: “we will be back..."]
+
+
+def test_short_paragraph_lines_side_by_side_at_the_end_are_kept() -> None:
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><p>Tickets</p><p>Stalls: 40 euros</p><p>Circle: 30 euros</p>"
+        "<p>Gallery: 20 euros</p>"
+    ))
+    assert lines[3:] == ["Tickets", "Stalls: 40 euros", "Circle: 30 euros", "Gallery: 20 euros"]
+
+
+def test_one_or_two_short_lines_after_the_story_still_go() -> None:
+    lines = _text(_page(f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><p>Festival desk</p><p>Tags</p>"))
+    assert lines == [P1, P2, P3]

@@ -417,7 +417,9 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
             nxt = blocks[end + 1] if end + 1 < len(blocks) else None
             if nxt is None or nxt.heading or not _tail_like(nxt, keys[end + 1], runs):
                 break
-        elif not (keys[end] == keys[end - 1] or _tail_like(b, keys[end], runs)):
+        elif not (
+            keys[end] == keys[end - 1] or _tail_like(b, keys[end], runs) or _in_short_lines(blocks, end)
+        ):
             break
         end += 1
     return _cut_closing_promos(blocks[start:end])
@@ -451,6 +453,24 @@ def _run_key(block: _Block) -> int:
     if owner.tag in ("li", "dd", "dt") and owner.parent is not None:
         return id(owner.parent)
     return id(owner)
+
+
+def _in_short_lines(blocks: list[_Block], i: int) -> bool:
+    """Block `i` is one of a stretch of short `<p>` lines side by side (a ticket box, a
+    spec sheet set one paragraph a line), at least a run long."""
+    parent = blocks[i].owner.parent
+
+    def short_line(b: _Block) -> bool:
+        return b.owner.tag == "p" and b.owner.parent is parent and not b.linky and not _is_substantial(b)
+
+    n = 0
+    j = i
+    while j < len(blocks) and n < _RUN and short_line(blocks[j]):
+        n, j = n + 1, j + 1
+    j = i - 1
+    while j >= 0 and n < _RUN and short_line(blocks[j]):
+        n, j = n + 1, j - 1
+    return n >= _RUN
 
 
 def _continues_run(keys: list[int], runs: dict[int, int], i: int, kept: int) -> bool:
