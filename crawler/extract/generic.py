@@ -601,9 +601,8 @@ def _rescue_inner_cards(blocks: list[_Block], frames: list[_Frame], best: _Frame
     stats: dict[int, list[int]] = {}
     for block in blocks:
         f: _Frame | None = block.owner
-        if not f.boiler:
-            continue  # a candidate's lines are all furniture so far
-        while f is not None and f is not best:
+        # a candidate is furniture under content: above the first content frame, none
+        while f is not None and f.boiler:
             if id(f) in candidates:
                 row = stats.setdefault(id(f), [0, 0, 0])
                 row[0] += block.chars
