@@ -7,7 +7,7 @@ pages / sum of per-page times. The two take turns on every page, so that load fr
 other work on the machine falls on both alike. Quality is scored with the benchmark's own `score.py`.
 
     .venv/bin/python bench/extract.py [BENCH_DIR] [--split all|tune|held-out] [--passes 3]
-        [--worst N] [--no-trafilatura]
+        [--worst N] [--recall N] [--no-trafilatura]
 
 `--split` estimates what happens on pages the extractor was never tuned on: the dev pages
 are split deterministically by a hash of their ids into a tuning part (two thirds) and
@@ -144,12 +144,44 @@ def _print(rows: list[dict[str, Any]]) -> None:
               f"F1 difference: {ours['f1'] - ref['f1']:+.3f}")
 
 
+def _print_recall(
+    scorer: ModuleType,
+    truth: dict[str, Any],
+    results: list[tuple[dict[str, str], list[float]]],
+    names: list[str],
+    n: int,
+) -> None:
+    """Our lowest-recall pages, with the reference extractor's recall on the same page.
+
+    Recall is what we lose on unseen pages, so this is the list to study on `tune`.
+    """
+    scores = {
+        page_id: [scorer.page_scores(item.get("articleBody", ""), pred.get(page_id, ""))
+                  for pred, _ in results]
+        for page_id, item in truth.items()
+    }
+    print(f"\nlowest recall ({names[0]}): recall precision" + (f" | {names[-1]} recall" if len(names) > 1 else ""))
+    ranked = sorted(scores, key=lambda i: (scores[i][0][1] is None, scores[i][0][1] or 0.0))
+    for page_id in ranked[:n]:
+        ours = scores[page_id][0]
+        line = f"{_fmt(ours[1])} {_fmt(ours[0])}"
+        if len(names) > 1:
+            line += f" | {_fmt(scores[page_id][-1][1])}"
+        print(f"{line}  {page_id}")
+
+
+def _fmt(value: float | None) -> str:
+    return "  -  " if value is None else f"{value:.3f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("bench", nargs="?", default=str(DEFAULT_BENCH), help="extraction-bench folder")
     ap.add_argument("--split", choices=SPLITS, default="all", help="which dev pages (default all)")
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--worst", type=int, default=0, metavar="N", help="list our N worst pages")
+    ap.add_argument("--recall", type=int, default=0, metavar="N",
+                    help="list the N pages of the split where we keep least of the reference text")
     ap.add_argument("--no-trafilatura", action="store_true", help="skip the reference run")
     ap.add_argument("--save", metavar="FILE", help="write our predictions as JSON for score.py")
     args = ap.parse_args(argv)
@@ -174,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     _print(rows)
     if args.save:
         Path(args.save).write_text(json.dumps(ours, ensure_ascii=False), encoding="utf-8")
+    if args.recall:
+        _print_recall(scorer, truth, results, [name for name, _ in named], args.recall)
     if args.worst:
         print()
         with tempfile.TemporaryDirectory() as tmp:

@@ -159,6 +159,29 @@ def test_json_ld_teaser_is_not_plausible() -> None:
     assert article.method != "json-ld"
 
 
+def test_a_truncated_article_body_gives_way_to_the_whole_story_on_the_page() -> None:
+    paragraphs = [
+        f"Envoys met in secret for the {n} time to discuss the backchannel, officials said on Monday."
+        for n in ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+    ]
+    cut = " ".join(paragraphs[:3])  # the publisher's articleBody stops after three paragraphs
+    page = JSON_LD_PAGE % cut
+    page = page.replace("<p>Teaser only.</p>", "<article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article>")
+    article = extract(page, "https://example.com/a", profiles=NONE)
+    assert article.method == "generic"
+    assert article.text.split("\n") == paragraphs
+
+
+def test_a_whole_article_body_wins_over_a_page_that_holds_other_text() -> None:
+    body = "Envoys met in secret to discuss the backchannel. " * 8
+    other = "".join(f"<p>An unrelated story number {n} fills the page with other prose about the weather.</p>"
+                    for n in range(12))
+    page = (JSON_LD_PAGE % body).replace("<p>Teaser only.</p>", f"<article>{other}</article>")
+    article = extract(page, "https://example.com/a", profiles=NONE)
+    assert article.method == "json-ld"
+    assert article.text.startswith("Envoys met in secret")
+
+
 GENERIC_PAGE = """<!doctype html><html><head><title>Border trade to reopen - Example Times</title>
 <meta property="og:title" content="Border trade to reopen"></head><body>
 <div id="page"><header><a href="/">Example Times</a><ul class="menu"><li><a href="/a">India</a></li>

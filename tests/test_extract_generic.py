@@ -122,3 +122,86 @@ def test_a_page_whose_wrappers_mention_a_footer_is_not_dropped() -> None:
         "</body></html>"
     )
     assert _text(html) == [P1, P2, P3]
+
+
+def test_a_sentence_that_runs_through_a_link_is_kept() -> None:
+    lines = _text(_page(
+        f"<p>{P1}</p><p>The mayor, who opened the parade, was <a href='/mayor'>re-elected to a third "
+        f"term last spring by a wide margin over her rival</a>.</p><p>{P2}</p><p>Read more: <a href='/x'>Last year's festival in "
+        f"pictures and video</a>.</p><p>{P3}</p>"
+    ))
+    assert lines[1] == (
+        "The mayor, who opened the parade, was re-elected to a third term last spring by a wide "
+        "margin over her rival."
+    )
+    assert not any(line.startswith("Read more") for line in lines)
+
+
+def test_product_lines_in_a_list_and_link_lines_in_a_run_are_kept() -> None:
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><ul><li><a href='https://shop.example/a'>Get it at Walmart for "
+        "$238.99</a></li><li><a href='https://shop.example/b'>Get it on Amazon for $49</a></li></ul>"
+        f"<p>{P3}</p><p>1) A board game<br><a href='https://shop.example/c'>https://shop.example/c</a>"
+        "<br>2) A puzzle<br><a href='https://shop.example/d'>https://shop.example/d</a></p>",
+        after="<ul class='more'><li><a href='/a'>Another story</a></li><li><a href='/b'>And one "
+        "more</a></li></ul>",
+    ))
+    assert lines == [
+        P1, P2, "Get it at Walmart for $238.99", "Get it on Amazon for $49", P3, "1) A board game",
+        "https://shop.example/c", "2) A puzzle", "https://shop.example/d",
+    ]
+
+
+def test_a_recipe_card_inside_the_article_is_kept_but_a_promo_card_is_not() -> None:
+    steps = "".join(
+        f"<li>Step {i}: stir the pot slowly over a low heat for a few more minutes.</li>" for i in range(4)
+    )
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p>" * 3 + "<section class='recipe-card'><h3>Ingredients</h3>"
+        f"<ul><li>8 ripe pears</li><li>1 lemon</li><li>1 tsp cinnamon</li></ul><ol>{steps}</ol></section>"
+        "<div class='promo-card'><p>Get our newsletter every morning, free of charge.</p></div>"
+    ))
+    assert lines[9:14] == [
+        "Ingredients", "8 ripe pears", "1 lemon", "1 tsp cinnamon",
+        "Step 0: stir the pot slowly over a low heat for a few more minutes.",
+    ]
+    assert not any("newsletter" in line for line in lines)
+
+
+def test_a_numbered_product_list_split_over_paragraphs_is_kept_to_its_end() -> None:
+    first = "".join(
+        f"{i}) Board game {i}<br><a href='https://shop.example/{i}'>https://shop.example/{i}</a><br>"
+        for i in range(1, 4)
+    )
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><p>{first}</p><p><a href='https://shop.example/4'>"
+        "https://shop.example/4</a><br>5) Board game 5<br><a href='https://shop.example/5'>"
+        "https://shop.example/5</a></p>"
+    ))
+    assert lines[-3:] == ["https://shop.example/4", "5) Board game 5", "https://shop.example/5"]
+
+
+def test_a_ticker_of_teasers_inside_the_container_is_dropped() -> None:
+    ticker = "".join(
+        f"<li><a href='/s{i}'>Other headline {i}</a> <span>CITY: Another story begins here and "
+        "runs on for a while before it is cut...</span></li>" for i in range(3)
+    )
+    lines = _text(
+        "<html><body><div class='wrap'><div class='ticker'><ul>" + ticker + "</ul></div>"
+        f"<div class='story'><p>{P1}</p><p>{P2}</p><p>{P3}</p><p>She said: “we will be back...</p>"
+        "</div></div></body></html>"
+    )
+    assert lines == [P1, P2, P3, "She said: “we will be back..."]
+
+
+def test_short_paragraph_lines_side_by_side_at_the_end_are_kept() -> None:
+    lines = _text(_page(
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><p>Tickets</p><p>Stalls: 40 euros</p><p>Circle: 30 euros</p>"
+        "<p>Gallery: 20 euros</p>"
+    ))
+    assert lines[3:] == ["Tickets", "Stalls: 40 euros", "Circle: 30 euros", "Gallery: 20 euros"]
+
+
+def test_one_or_two_short_lines_after_the_story_still_go() -> None:
+    lines = _text(_page(f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><p>Festival desk</p><p>Tags</p>"))
+    assert lines == [P1, P2, P3]

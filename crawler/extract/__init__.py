@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html as html_lib
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,9 +131,13 @@ def _extract(
         log.info("profile %s v%s found no body on %s", profile.name, profile.version, url)
     text = _json_ld_body(ld_article)
     if text:
-        article.text, article.method = text, "json-ld"
-        return
-    text = extract_generic(tree, article.title)
+        page_text = extract_generic(tree, article.title)
+        if not _holds_more(page_text, text):
+            article.text, article.method = text, "json-ld"
+            return
+        text = page_text  # the page holds the whole story and `articleBody` was cut short
+    else:
+        text = extract_generic(tree, article.title)
     if text:
         article.text, article.method = text, "generic"
 
@@ -148,6 +153,30 @@ def _article(meta: Metadata) -> Article:
         description=meta.description,
         site=meta.site_name,
     )
+
+
+# The page's own text replaces `articleBody` when it is this much longer and holds this
+# share of `articleBody`'s word runs: the same story, not cut short.
+_FULLER = 1.5
+_AGREE = 0.9
+_WORD_RUN = re.compile(r"\w+")
+
+
+def _holds_more(page_text: str, ld_text: str) -> bool:
+    """Whether the page's body is `articleBody` and more: publishers often truncate it.
+
+    The two must agree where they overlap (nearly all of `articleBody`'s four-word runs
+    are on the page), so a page whose generic pick went wrong never replaces it.
+    """
+    if len(page_text) < _FULLER * len(ld_text):
+        return False
+    ld_words = _WORD_RUN.findall(ld_text)
+    if len(ld_words) < 4:
+        return False
+    ld_runs = {tuple(ld_words[i : i + 4]) for i in range(len(ld_words) - 3)}
+    page_words = _WORD_RUN.findall(page_text)
+    page_runs = {tuple(page_words[i : i + 4]) for i in range(len(page_words) - 3)}
+    return len(ld_runs & page_runs) >= _AGREE * len(ld_runs)
 
 
 def _json_ld_body(ld_article: dict[str, Any] | None) -> str:

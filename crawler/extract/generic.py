@@ -71,6 +71,7 @@ _POSITIVE = re.compile(
     r"article|body|content|entry|main|post|story|text|prose|rich-?text|column|blog"
 )
 # A price, a bare link or a shop verb: what a product line has and a related-story link has not.
+_PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:€|₩|euro|usd|eur)\b")
 _PRODUCT_LINE = re.compile(
     r"[$€£¥₹]\s?\d|\d\s?(?:€|euro|usd|eur)\b|^https?://\S+$|\b(?:buy|shop|order|get it)\b", re.I
 )
@@ -344,15 +345,38 @@ def _keep(block: _Block, title_key: str) -> bool:
     if block.owner.boiler or not block.text:
         return False
     if block.chars and block.link_chars / block.chars > 0.5:
+        if _is_linked_sentence(block):
+            return True
         # a product line ("Get it on Amazon for $39") between paragraphs is the article's;
         # `_trim` drops such lines at either end, where link lists are furniture
-        block.linky = block.owner.tag == "p" and bool(_PRODUCT_LINE.search(block.text))
+        tag = block.owner.tag
+        block.linky = (tag == "p" and bool(_PRODUCT_LINE.search(block.text))) or (
+            tag == "li" and bool(_PRICE.search(block.text))
+        )
         return block.linky
     if block.heading == "h1":
         return False
     if title_key and _key(block.text) == title_key:
         return False
     return not (len(block.text) < 60 and _JUNK_LINE.match(block.text))
+
+
+# Unlinked words a paragraph needs around its link to be a sentence that cites a source.
+_UNLINKED_SENTENCE = 30
+
+
+def _is_linked_sentence(block: _Block) -> bool:
+    """A paragraph whose sentence runs through a link ("He was <a>sentenced to life</a>.").
+
+    Its own words around the link make it prose; a related-story link ("Read more:
+    <a>…</a>") has too few of them, and a bare list of links has none.
+    """
+    return (
+        block.owner.tag == "p"
+        and block.chars - block.link_chars >= _UNLINKED_SENTENCE
+        and block.link_chars < 0.8 * block.chars
+        and bool(_SENTENCE_END.search(block.text))
+    )
 
 
 def _key(text: str) -> str:
@@ -378,7 +402,7 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
     start = first
     while start > 0:
         b = blocks[start - 1]
-        if b.linky or _is_metadata(b.text):
+        if (b.linky and not _continues_run(keys, runs, start - 1, start)) or _is_metadata(b.text):
             break
         in_run = keys[start - 1] == keys[start] or runs[keys[start - 1]] >= _RUN
         if not (in_run or b.owner.tag in _LEAD_TAGS):
@@ -387,13 +411,15 @@ def _trim(blocks: list[_Block]) -> list[_Block]:
     end = last + 1
     while end < len(blocks):
         b = blocks[end]
-        if b.linky or _is_metadata(b.text):
-            break
+        if (b.linky and not _continues_run(keys, runs, end, end - 1)) or _is_metadata(b.text):
+            break  # product lines stay only where they carry on a run of lines
         if b.heading:
             nxt = blocks[end + 1] if end + 1 < len(blocks) else None
             if nxt is None or nxt.heading or not _tail_like(nxt, keys[end + 1], runs):
                 break
-        elif not (keys[end] == keys[end - 1] or _tail_like(b, keys[end], runs)):
+        elif not (
+            keys[end] == keys[end - 1] or _tail_like(b, keys[end], runs) or _in_short_lines(blocks, end)
+        ):
             break
         end += 1
     return _cut_closing_promos(blocks[start:end])
@@ -427,6 +453,30 @@ def _run_key(block: _Block) -> int:
     if owner.tag in ("li", "dd", "dt") and owner.parent is not None:
         return id(owner.parent)
     return id(owner)
+
+
+def _in_short_lines(blocks: list[_Block], i: int) -> bool:
+    """Block `i` is one of a stretch of short `<p>` lines side by side (a ticket box, a
+    spec sheet set one paragraph a line), at least a run long."""
+    parent = blocks[i].owner.parent
+
+    def short_line(b: _Block) -> bool:
+        return b.owner.tag == "p" and b.owner.parent is parent and not b.linky and not _is_substantial(b)
+
+    n = 0
+    j = i
+    while j < len(blocks) and n < _RUN and short_line(blocks[j]):
+        n, j = n + 1, j + 1
+    j = i - 1
+    while j >= 0 and n < _RUN and short_line(blocks[j]):
+        n, j = n + 1, j - 1
+    return n >= _RUN
+
+
+def _continues_run(keys: list[int], runs: dict[int, int], i: int, kept: int) -> bool:
+    """Block `i` is a line of the same element as its kept neighbour, or that neighbour is
+    one of a run of lines (a numbered product list split over several `<p>`)."""
+    return keys[i] == keys[kept] or runs[keys[kept]] >= _RUN
 
 
 def _tail_like(block: _Block, key: int, runs: dict[int, int]) -> bool:
@@ -526,6 +576,53 @@ def _resolve_hints(blocks: list[_Block], frames: list[_Frame]) -> None:
             f.boiler = f.hint == 2 or (f.hint == 1 and f.prose <= limit)
 
 
+# A weakly hinted element inside the article is the article's (a recipe or spec card)
+# when it holds this many unlinked characters in this many lines, almost no links.
+_CARD_CHARS = 300
+_CARD_LINES = 5
+_CARD_LINKS = 0.1
+
+
+def _rescue_inner_cards(blocks: list[_Block], frames: list[_Frame], best: _Frame) -> None:
+    """Un-mark weakly hinted cards inside the chosen container that read like content.
+
+    Class words such as `card` or `widget` name furniture on the page at large, but inside
+    the article a card of many unlinked lines (ingredients and steps, a spec sheet) is
+    part of the story: related-story cards are links, ads and promos are a line or two.
+    """
+    candidates = {
+        id(f): f
+        for f in frames
+        if f.hint == 1 and f.boiler and f.tag not in _BOILER_TAGS and f.parent is not None
+        and not f.parent.boiler and _is_inside(f, best)
+    }
+    if not candidates:
+        return
+    stats: dict[int, list[int]] = {}
+    for block in blocks:
+        f: _Frame | None = block.owner
+        # a candidate is furniture under content: above the first content frame, none
+        while f is not None and f.boiler:
+            if id(f) in candidates:
+                row = stats.setdefault(id(f), [0, 0, 0])
+                row[0] += block.chars
+                row[1] += block.link_chars
+                row[2] += 1
+                break
+            f = f.parent
+    rescued = {
+        key for key, (chars, links, lines) in stats.items()
+        if chars - links >= _CARD_CHARS and lines >= _CARD_LINES and links <= _CARD_LINKS * chars
+    }
+    if not rescued:
+        return
+    freed: set[int] = set()
+    for f in frames:  # parents come before their children
+        if id(f) in rescued or (f.parent is not None and id(f.parent) in freed and f.hint == 0):
+            f.boiler = False
+            freed.add(id(f))
+
+
 def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Block]:
     """Score containers and return the body blocks of the best one, in order."""
     for block in blocks:
@@ -556,11 +653,34 @@ def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Blo
     if best.score <= 0:
         return []
     best = _widen(best)
+    _rescue_inner_cards(blocks, frames, best)
     title_key = _key(title) if title else ""
     chosen = [b for b in blocks if _is_inside(b.owner, best)]
     for b in chosen:
         b.text = clean_paragraph(b.text)
-    return _trim([b for b in chosen if _keep(b, title_key)])
+    return _trim(_drop_teasers([b for b in chosen if _keep(b, title_key)]))
+
+
+_ELLIPSIS = ("...", "…", "[…]")
+
+
+def _drop_teasers(blocks: list[_Block]) -> list[_Block]:
+    """Without lists of teasers: linked headlines whose excerpt is cut off with an ellipsis.
+
+    A "breaking news" ticker or a "latest" list inside the article's container reads like
+    prose, but its items link away and stop mid-sentence; two such lines of one list are
+    enough to tell it from a story that quotes one truncated line.
+    """
+    teasers = [b for b in blocks if b.link_chars and b.text.endswith(_ELLIPSIS)]
+    if len(teasers) < 2:
+        return blocks
+    # items of one list, or sibling elements (teaser cards) under one parent
+    keys = [_run_key(b) if b.owner.tag in ("li", "dd", "dt") else id(b.owner.parent) for b in teasers]
+    counts: dict[int, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    drop = {id(b) for b, key in zip(teasers, keys, strict=True) if counts[key] >= 2}
+    return [b for b in blocks if id(b) not in drop] if drop else blocks
 
 
 def extract_generic(tree: LexborHTMLParser, title: str = "") -> str:
