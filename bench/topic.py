@@ -10,8 +10,10 @@ class, the same figures with an "Also read" cricket line, a "Related" line about
 pair's secret talks, or no headline, and the near-miss safety net.  The same for the
 blind set `tests/fixtures/rules/blind.jsonl` (written for us by someone who never saw the
 rules; each article names its phrasing class): all of it, the tuning half (even lines)
-and the held-out half (odd lines), and recall or precision per class.  Nothing is
-asserted: `tests/test_topic_real.py` holds the targets.
+and the held-out half (odd lines), and recall or precision per class; and the same for
+the second blind set `tests/fixtures/rules/blind2.jsonl` (written later, by someone who
+never saw the rules: its even lines were tuned on in the third round, its odd lines held out).
+Nothing is asserted: `tests/test_topic_real.py` holds the targets.
 
 Phrasing classes are found by what a positive says, with our own patterns, not by hand:
 an article is in every class whose words it uses.
@@ -39,6 +41,7 @@ __all__ = ["CLASSES", "main"]
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RULES = ROOT / "config" / "rules" / "india-pakistan-backchannel.toml"
 BLIND = ROOT / "tests" / "fixtures" / "rules" / "blind.jsonl"
+BLIND2 = ROOT / "tests" / "fixtures" / "rules" / "blind2.jsonl"
 
 _BACK_CHANNEL = re.compile(r"back[\s\-\u2010\u2011]?channel|बैक[\s-]?चैनल|بیک چینل", re.I)
 
@@ -135,17 +138,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  negatives that say back channel: {fp}/{len(neg)} flagged")
 
     blind = list(read_labelled(BLIND))
-    print(f"\nblind, all ({len(blind)}):           {_fmt(_pr(ruleset, blind))}")
-    print(f"blind, tuning half ({len(blind[0::2])}):    {_fmt(_pr(ruleset, blind[0::2]))}")
-    print(f"blind, held-out half ({len(blind[1::2])}):  {_fmt(_pr(ruleset, blind[1::2]))}")
-    print("\nblind set per class (its `class` field): positives caught, or negatives kept out")
-    for name, rows in sorted(by_class(blind).items()):
-        kind = "caught" if int(rows[0]["label"]) == 1 else "kept out"
-        right = sum(1 for r in rows if bool(ruleset.matching_ids(_doc(r))) == (int(r["label"]) == 1))
-        print(f"  {name:24s} {kind:8s} {right:3d}/{len(rows):<3d} = {right / len(rows):.3f}")
+    blind2 = list(read_labelled(BLIND2))
+    for name, data in (("blind", blind), ("blind2", blind2)):
+        print(f"\n{name}, all ({len(data)}):           {_fmt(_pr(ruleset, data))}")
+        print(f"{name}, even half ({len(data[0::2])}):     {_fmt(_pr(ruleset, data[0::2]))}")
+        print(f"{name}, odd half ({len(data[1::2])}):      {_fmt(_pr(ruleset, data[1::2]))}")
+        print(f"\n{name} per class (its `class` field): positives caught, or negatives kept out")
+        for cls, rows in sorted(by_class(data).items()):
+            kind = "caught" if int(rows[0]["label"]) == 1 else "kept out"
+            right = sum(1 for r in rows if bool(ruleset.matching_ids(_doc(r))) == (int(r["label"]) == 1))
+            print(f"  {cls:24s} {kind:8s} {right:3d}/{len(rows):<3d} = {right / len(rows):.3f}")
 
     print("\npage furniture (one line appended to every article, variants in turn)")
-    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind", blind)):
+    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind", blind), ("blind2", blind2)):
         for label, lines, headline in (("plain", (), True), ("+ Also read (cricket)", ALSO_READ, True),
                                        ("+ Related (other pair)", RELATED, True), ("no headline", (), False),
                                        ("no headline + Also read", ALSO_READ, False),

@@ -21,6 +21,7 @@ from tests.support.furniture import ALSO_READ, RELATED, variants
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TOPIC = ROOT / "config" / "rules" / "india-pakistan-backchannel.toml"
 BLIND = ROOT / "tests" / "fixtures" / "rules" / "blind.jsonl"
+BLIND2 = ROOT / "tests" / "fixtures" / "rules" / "blind2.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +49,29 @@ def test_real_coverage(ruleset: RuleSet, shared: Path) -> None:
 def test_blind_set(ruleset: RuleSet) -> None:
     """Articles written for us by someone who never saw the rules, by phrasing class.
 
-    The rules were tuned on its even lines only; the floor is a little under what the
-    whole set reaches (P 0.957 / R 0.863; the odd, held-out lines alone: 0.900 / 0.720).
+    The second round tuned on its even lines (its odd lines then reached 0.900 / 0.720);
+    the third tuned on all of it, so it is a regression check now, not an estimate.  The
+    floor is a little under what it reaches (P 1.000 / R 0.980).
     """
     rows = list(read_labelled(BLIND))
     assert len(rows) == 110 and all(r.get("class") for r in rows)
     s = figures(ruleset, rows)
-    assert s["precision"] >= 0.94, s["false_positives"]
-    assert s["recall"] >= 0.84, s["false_negatives"]
+    assert s["precision"] >= 0.97, s["false_positives"]
+    assert s["recall"] >= 0.95, s["false_negatives"]
+
+
+def test_second_blind_set(ruleset: RuleSet) -> None:
+    """A second blind set, written after the first by someone who never saw the rules.
+
+    The third round tuned on its even lines only; the odd lines were looked at once, at
+    the end.  The floors are a little under what the whole set reaches (P 1.000 /
+    R 0.825; the even half 1.000 / 0.950, the held-out odd half 1.000 / 0.700).
+    """
+    rows = list(read_labelled(BLIND2))
+    assert len(rows) == 90 and all(r.get("class") for r in rows)
+    s = figures(ruleset, rows)
+    assert s["precision"] >= 0.96, s["false_positives"]
+    assert s["recall"] >= 0.80, s["false_negatives"]
 
 
 def test_dev_set(ruleset: RuleSet, shared: Path) -> None:
