@@ -28,6 +28,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from storage import FILTER_STATES, Store
 
 from ..display import relative_time
+from ..rules import RuleSet
 from ..settings import LoadedConfig
 from . import api, pages
 from .context import Context, wants_json
@@ -82,7 +83,7 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
     """
     names = {t.id: (t.name or t.id) for t in topics}
     ctx = Context(config=config, store=store, guard=Guard(config.settings.review.token, secret=secret),
-                  topic_names=names, templates=_templates())
+                  topic_names=names, templates=_templates(), rules=RuleSet(list(topics)) if topics else None)
     hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts(config)
 
     app = FastAPI(
