@@ -49,6 +49,9 @@ class FeedReport:
     page_errors: int = 0
     duration: float = 0.0
     flagged_ids: list[int] = field(default_factory=list)
+    held_by: str | None = None
+    """Not polled: another instance holds this feed's lease (its owner id)."""
+    held_until: datetime | None = None
 
 
 def _utcnow() -> datetime:

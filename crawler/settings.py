@@ -361,8 +361,9 @@ class ScheduleSettings(_Section):
     """How often the daemon looks for due feeds."""
     concurrency: int = Field(default=8, ge=1, le=256)
     """How many feeds are polled at once."""
-    lease: PositiveDuration = 300.0
-    """How long a claimed feed stays claimed by one instance before others may take it."""
+    lease: PositiveDuration = 60.0
+    """How long a claimed feed stays claimed without a heartbeat: polls renew it every third of
+    it, so this is how soon other instances take over the feeds of one that crashed."""
     startup_spread: Duration = 5.0
     """On start, due feeds are spread over this window instead of all firing at once."""
     article_concurrency: int = Field(default=8, ge=1, le=256)
