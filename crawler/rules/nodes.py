@@ -276,6 +276,39 @@ class Or(Node):
                 self._rest.append(c)
         self._words = [(f, frozenset(ws)) for f, ws in words.items()]
         self._rest.sort(key=lambda c: c.cost())
+        # Phrases (and other terms with an exact word per variant) are looked at only when
+        # one of those words is in the document: a list of fifty phrases costs its present ones.
+        self._keyed: dict[str, list[Node]] = {}
+        self._unkeyed: list[Node] = []
+        key_fields: set[str] = set()
+        for c in self._rest:
+            trig = c.triggers() if isinstance(c, Term) else None
+            if trig and all(kind == "w" for kind, _ in trig):
+                assert isinstance(c, Term)
+                key_fields.update(c.fields)
+                for _, w in trig:
+                    self._keyed.setdefault(w, []).append(c)
+            else:
+                self._unkeyed.append(c)
+        self._keys = frozenset(self._keyed)
+        self._key_fields = tuple(sorted(key_fields))
+
+    def _live(self, ix: DocIndex) -> list[Node]:
+        """The non-plain children that can hold in this document (a phrase needs its key word)."""
+        if not self._keyed:
+            return self._unkeyed
+        seen: set[int] = set()
+        live: list[Node] = []
+        for f in self._key_fields:
+            fi = ix.fields.get(f) or ix.field(f)
+            if fi is None:
+                continue
+            for w in self._keys & fi.present:
+                for c in self._keyed[w]:
+                    if id(c) not in seen:
+                        seen.add(id(c))
+                        live.append(c)
+        return live + self._unkeyed if self._unkeyed else live
 
     def __str__(self) -> str:
         return " OR ".join(_wrap(c) for c in self.children)
@@ -289,14 +322,24 @@ class Or(Node):
                 fi = ix.fields.get(f) or ix.field(f)
                 if fi is not None and not words.isdisjoint(fi.present):
                     return True
-        return any(c.holds(ix) for c in self._rest)
+        return any(c.holds(ix) for c in self._live(ix))
 
     def occurrences(self, ix: DocIndex) -> list[Occurrence]:
         if len(self.children) == 1:
             return self.children[0].occurrences(ix)
         cached = ix.cache.get(self)
         if cached is None:
-            cached = sorted({o for c in self.children for o in c.occurrences(ix)})
+            found: set[Occurrence] = set()
+            # Plain words by one set intersection per field: a long list costs its present words only.
+            for fields, words in self._words:
+                for f in fields:
+                    fi = ix.fields.get(f) or ix.field(f)
+                    if fi is not None:
+                        for w in words & fi.present:
+                            found.update((f, i, i + 1) for i in fi.positions(w))
+            for c in self._live(ix):
+                found.update(c.occurrences(ix))
+            cached = sorted(found)
             ix.cache[self] = cached
         return cached
 
