@@ -258,6 +258,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=16, help="the reference's thread count")
     ap.add_argument("--naive", action="store_true", help="also run the sequential pipeline")
+    ap.add_argument("--profile", metavar="FILE", help="only newswatch, once, under cProfile into FILE")
     ap.add_argument("--worker", nargs=3, metavar=("NAME", "FEEDS", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -274,7 +275,7 @@ def main() -> None:
     paths = build_site(site, args.feeds, args.articles)
     newswatch = str(Path(sys.executable).with_name("newswatch"))
     env = dict(os.environ)
-    names = ["newswatch", "reference"] + (["naive"] if args.naive else [])
+    names = ["newswatch"] if args.profile else ["newswatch", "reference"] + (["naive"] if args.naive else [])
     results: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
     with site.running(), tempfile.TemporaryDirectory() as tmpdir:
         fill_base(site, site.url(""))
@@ -288,6 +289,8 @@ def main() -> None:
                 if name == "newswatch":
                     cfg = newswatch_config(tmp, feed_urls, db, args.threads)
                     cmd = [newswatch, "poll", "--once", "--config", str(cfg)]
+                    if args.profile:
+                        cmd = [sys.executable, "-m", "cProfile", "-o", args.profile, *cmd]
                     table = "articles"
                 else:
                     cmd = [sys.executable, __file__, "--threads", str(args.threads),
@@ -301,6 +304,8 @@ def main() -> None:
                 print(f"run {run + 1} {name:<10} {wall:6.2f} s wall {cpu:6.2f} s CPU "
                       f"{rss:5.0f} MB peak RSS", flush=True)
 
+    if args.profile:
+        return
     print(f"\n{args.feeds} feeds × {args.articles} articles = {total}, {args.latency * 1000:.0f} ms "
           f"per response, medians of {args.runs} interleaved runs, every article stored by each")
     ref_wall = statistics.median(r[0] for r in results["reference"])

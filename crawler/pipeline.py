@@ -141,6 +141,8 @@ class Pipeline:
 
         report.entries = len(parsed.entries)
         await self._process_entries(cfg, parsed, report)
+        if report.flagged:
+            await self._group_stories(report)
         report.ok = True
         nxt = next_after_success(now, policy, configured=cfg.interval, ttl=parsed.ttl,
                                  max_age=result.max_age,
@@ -202,6 +204,13 @@ class Pipeline:
 
         await asyncio.gather(*(one(e) for e in fresh))
 
+    async def _group_stories(self, report: FeedReport) -> None:
+        """Place the poll's flagged articles in stories: once per poll, since each pass loads every signature."""
+        try:
+            await asyncio.to_thread(assign_stories, self.store)
+        except Exception:  # stays unplaced until the next poll that flags one, or `serve`; never lost
+            log.exception("stories.failed", extra={"fields": {"feed": report.feed, "ids": report.flagged_ids}})
+
     async def process_entry(self, cfg: FeedSettings, entry: FeedEntry, report: FeedReport) -> int | None:
         """Fetch, extract, match and store one new entry; returns the stored id (None if already stored)."""
         runtime = self.runtime
@@ -261,10 +270,6 @@ class Pipeline:
         if found:
             report.flagged += 1
             report.flagged_ids.append(article_id)
-            try:
-                await asyncio.to_thread(assign_stories, self.store)
-            except Exception:  # stays unplaced until the next flagged article or `serve`; never lost
-                log.exception("stories.failed", extra={"fields": {"id": article_id}})
             event(log, "article.flagged", feed=cfg.name, id=article_id, title=new.title,
                   topics=",".join(m.topic_id for m in found), text_from=text_from)
             if self.on_flagged is not None:

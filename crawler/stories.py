@@ -7,7 +7,7 @@ Jaccard similarity reaches `THRESHOLD`, and the article joins their story (mergi
 stories it bridges). Signatures are stored, so placing a new article costs one LSH
 query, not a comparison with every stored text. A story's id is its first article's id.
 
-The pipeline places each flagged article right after storing it; `assign_stories`
+The pipeline places a poll's flagged articles once the poll has stored them; `assign_stories`
 also places any flagged article stored before (by an older version, or by a backtest
 with `--apply`), so `serve` and `export` call it once before they read. datasketch
 (and the scipy it loads) is imported only when there is an article to place: a poll
