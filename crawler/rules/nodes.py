@@ -267,14 +267,15 @@ class Or(Node):
     def __post_init__(self) -> None:
         self.positional = all(c.positional for c in self.children)
         # Plain words are tested together with one C-level set intersection per field.
-        words: dict[tuple[str, ...], set[str]] = {}
+        words: dict[tuple[str, ...], dict[str, list[Term]]] = {}
         self._rest: list[Node] = []
         for c in self.children:
             if isinstance(c, Term) and c.simple is not None:
-                words.setdefault(c.fields, set()).add(c.simple)
+                words.setdefault(c.fields, {}).setdefault(c.simple, []).append(c)
             else:
                 self._rest.append(c)
         self._words = [(f, frozenset(ws)) for f, ws in words.items()]
+        self._plain = list(words.items())
         self._rest.sort(key=lambda c: c.cost())
         # Phrases (and other terms with an exact word per variant) are looked at only when
         # one of those words is in the document: a list of fifty phrases costs its present ones.
@@ -348,7 +349,18 @@ class Or(Node):
         return {"op": "OR", "text": self.rendered, "held": any(k["held"] for k in kids), "children": kids}
 
     def collect(self, ix: DocIndex, hits: Hits) -> None:
-        for c in self.children:
+        done: set[int] = set()
+        for fields, by_word in self._plain:
+            for f in fields:
+                fi = ix.fields.get(f) or ix.field(f)
+                if fi is None:
+                    continue
+                for w in by_word.keys() & fi.present:
+                    for t in by_word[w]:
+                        if id(t) not in done:
+                            done.add(id(t))
+                            t.collect(ix, hits)
+        for c in self._live(ix):
             if c.holds(ix):
                 c.collect(ix, hits)
 
