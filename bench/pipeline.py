@@ -39,10 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.loopsite import LoopSite  # noqa: E402
 
-WORDS = (
-    "government minister talks officials said meeting security border economy trade province "
-    "court election army spokesman statement week capital report"
-).split()
+WORDS = ["government", "minister", "talks", "officials", "said", "meeting", "security", "border", "economy", "trade", "province", "court", "election", "army", "spokesman", "statement", "week", "capital", "report"]
 
 TERMS = [
     "backchannel",
