@@ -14,7 +14,6 @@ the start-up time (to `daemon.started`) and whether the web framework was import
 from __future__ import annotations
 
 import argparse
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.loopsite import LoopSite  # noqa: E402
 from bench.pipeline import newswatch_config, page  # noqa: E402
-from bench.scale import proc_stats  # noqa: E402
+from bench.scale import proc_stats, stop  # noqa: E402
 
 
 def _loaded(pid: int, names: tuple[str, ...]) -> list[str]:
@@ -83,11 +82,7 @@ def main() -> None:
         finally:
             anchor.kill()
             anchor.wait()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     print(f"newswatch run, shipped config, {args.feeds} loopback feeds, idle {args.idle:g} s after "
           "polling them all")
     print(f"  start-up to daemon.started: {started:.2f} s")
