@@ -99,6 +99,15 @@ class Node:
         return 1
 
 
+def _held(node: Node, ix: DocIndex) -> bool:
+    """`node.holds(ix)`, remembered for the document: collecting asks it of a clause once per level above."""
+    key = (node, "held")
+    held = ix.cache.get(key)
+    if held is None:
+        held = ix.cache[key] = node.holds(ix)
+    return held
+
+
 def _wrap(node: Node) -> str:
     s = node.rendered
     return f"({s})" if isinstance(node, And | Or | Near) else s
@@ -361,7 +370,7 @@ class Or(Node):
                             done.add(id(t))
                             t.collect(ix, hits)
         for c in self._live(ix):
-            if c.holds(ix):
+            if _held(c, ix):
                 c.collect(ix, hits)
 
     def triggers(self) -> set[tuple[str, str]] | None:
@@ -577,7 +586,7 @@ class AtLeast(Node):
 
     def collect(self, ix: DocIndex, hits: Hits) -> None:
         for c in self.children:
-            if c.holds(ix):
+            if _held(c, ix):
                 c.collect(ix, hits)
 
     def triggers(self) -> set[tuple[str, str]] | None:
@@ -636,7 +645,7 @@ class Count(Node):
                 "children": [self.child.explain(ix)]}
 
     def collect(self, ix: DocIndex, hits: Hits) -> None:
-        if self.child.holds(ix):
+        if _held(self.child, ix):
             self.child.collect(ix, hits)
 
     def triggers(self) -> set[tuple[str, str]] | None:
