@@ -247,6 +247,15 @@ def stored(db: Path, table: str) -> int:
         return conn.execute(f"select count(*) from {table}").fetchone()[0]
 
 
+def match_figures(db: Path) -> str:
+    """Matches stored by newswatch: how many, the average bytes of a row's stored values, the file size."""
+    with sqlite3.connect(db) as conn:
+        n, avg = conn.execute(
+            "select count(*), avg(length(explanation) + length(matched_terms) + length(topic_id)"
+            " + length(rules_version) + 40) from matches").fetchone()
+    return f"{n} matches, {avg or 0:.0f} bytes per match row, database {db.stat().st_size / 1e6:.1f} MB"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--feeds", type=int, default=40)
@@ -298,8 +307,9 @@ def main() -> None:
                 if n != total:
                     sys.exit(f"{name} stored {n} of {total} articles")
                 wall, cpu, rss = results[name][-1]
+                extra = f"  ({match_figures(db)})" if name == "newswatch" else ""
                 print(f"run {run + 1} {name:<10} {wall:6.2f} s wall {cpu:6.2f} s CPU "
-                      f"{rss:5.0f} MB peak RSS", flush=True)
+                      f"{rss:5.0f} MB peak RSS{extra}", flush=True)
 
     if args.profile:
         return

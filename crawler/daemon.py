@@ -39,6 +39,7 @@ from .notify import Notifier
 from .pipeline import FeedReport, OnFlagged, Pipeline
 from .runtime import Runtime, load_runtime
 from .settings import ConfigError
+from .stories import assign_stories, group_in_child
 from .systemd import notify, watchdog_interval
 
 __all__ = ["Daemon", "backed_off", "feed_configs", "poll_once"]
@@ -148,10 +149,16 @@ async def poll_once(runtime: Runtime, store: Store, names: list[str] | None = No
                 return await pipeline.poll_feed(feed)
 
         try:
-            return list(await asyncio.gather(*(one(f) for f in feeds))) + skipped
+            reports = list(await asyncio.gather(*(one(f) for f in feeds)))
         finally:
             beat.cancel()
             await asyncio.to_thread(store.release_feeds, owner)
+    if any(r.flagged for r in reports):
+        try:  # one pass for the whole run: each pass loads every stored signature
+            await asyncio.to_thread(assign_stories, store)
+        except Exception:  # stays unplaced until the next pass or `serve`; never lost
+            log.exception("stories.failed")
+    return reports + skipped
 
 
 class Daemon:
@@ -208,6 +215,8 @@ class Daemon:
                           max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
         scheduler.add_job(self._renew, "interval", seconds=settings.schedule.lease / 3, id="renew-leases",
                           max_instances=1, coalesce=True)
+        scheduler.add_job(self._group_stories, "interval", minutes=1, id="stories", max_instances=1,
+                          coalesce=True, next_run_time=datetime.now(UTC) + timedelta(seconds=5))
         scheduler.add_job(self._maintenance, "interval", hours=1, id="maintenance", max_instances=1,
                           coalesce=True, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         wd = watchdog_interval()
@@ -383,6 +392,19 @@ class Daemon:
         before = datetime.now(UTC) - timedelta(seconds=retention)
         removed = await asyncio.to_thread(self.store.prune, before)
         event(log, "maintenance.pruned", articles=removed, before=before.isoformat(timespec="seconds"))
+
+    async def _group_stories(self) -> None:
+        """Place newly flagged articles in stories, in a child process so the daemon never loads datasketch."""
+        if self.store is None or self._stopping.is_set():
+            return
+        try:
+            if not await asyncio.to_thread(self.store.flagged_without_story, limit=1):
+                return
+            placed = await asyncio.to_thread(group_in_child, self.runtime.config.storage_url())
+        except Exception as exc:  # stays unplaced until the next minute, or `serve`; never lost
+            event(log, "stories.failed", logging.WARNING, error=str(exc))
+            return
+        event(log, "stories.grouped", articles=placed)
 
     async def _watchdog(self) -> None:
         notify("WATCHDOG=1")

@@ -1,4 +1,7 @@
-"""The flow of one feed: poll → new entries → scrape page → match → store → group stories.
+"""The flow of one feed: poll → new entries → scrape page → match → store.
+
+Grouping flagged articles into stories happens after the polls, in batches (`daemon.py`),
+since each grouping pass loads every stored signature.
 
 This is the only module that knows the order of the stages; each stage knows
 nothing of the others. One `poll_feed` call never raises for bad input: a bad
@@ -25,7 +28,6 @@ from .runtime import Runtime
 from .schedule import Policy, failure_weight, next_after_failure, next_after_success
 from .scrape import scrape
 from .settings import FeedSettings
-from .stories import assign_stories
 
 __all__ = ["FeedReport", "Pipeline"]
 
@@ -141,8 +143,6 @@ class Pipeline:
 
         report.entries = len(parsed.entries)
         await self._process_entries(cfg, parsed, report)
-        if report.flagged:
-            await self._group_stories(report)
         report.ok = True
         nxt = next_after_success(now, policy, configured=cfg.interval, ttl=parsed.ttl,
                                  max_age=result.max_age,
@@ -203,13 +203,6 @@ class Pipeline:
                 self._in_flight.discard(entry.url)
 
         await asyncio.gather(*(one(e) for e in fresh))
-
-    async def _group_stories(self, report: FeedReport) -> None:
-        """Place the poll's flagged articles in stories: once per poll, since each pass loads every signature."""
-        try:
-            await asyncio.to_thread(assign_stories, self.store)
-        except Exception:  # stays unplaced until the next poll that flags one, or `serve`; never lost
-            log.exception("stories.failed", extra={"fields": {"feed": report.feed, "ids": report.flagged_ids}})
 
     async def process_entry(self, cfg: FeedSettings, entry: FeedEntry, report: FeedReport) -> int | None:
         """Fetch, extract, match and store one new entry; returns the stored id (None if already stored)."""
