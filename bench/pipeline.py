@@ -39,10 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.loopsite import LoopSite  # noqa: E402
 
-WORDS = (
-    "government minister talks officials said meeting security border economy trade province "
-    "court election army spokesman statement week capital report"
-).split()
+WORDS = ["government", "minister", "talks", "officials", "said", "meeting", "security", "border", "economy", "trade", "province", "court", "election", "army", "spokesman", "statement", "week", "capital", "report"]
 
 TERMS = [
     "backchannel",
@@ -250,6 +247,15 @@ def stored(db: Path, table: str) -> int:
         return conn.execute(f"select count(*) from {table}").fetchone()[0]
 
 
+def match_figures(db: Path) -> str:
+    """Matches stored by newswatch: how many, the average bytes of a row's stored values, the file size."""
+    with sqlite3.connect(db) as conn:
+        n, avg = conn.execute(
+            "select count(*), avg(length(explanation) + length(matched_terms) + length(topic_id)"
+            " + length(rules_version) + 40) from matches").fetchone()
+    return f"{n} matches, {avg or 0:.0f} bytes per match row, database {db.stat().st_size / 1e6:.1f} MB"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--feeds", type=int, default=40)
@@ -258,6 +264,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=16, help="the reference's thread count")
     ap.add_argument("--naive", action="store_true", help="also run the sequential pipeline")
+    ap.add_argument("--profile", metavar="FILE", help="only newswatch, once, under cProfile into FILE")
     ap.add_argument("--worker", nargs=3, metavar=("NAME", "FEEDS", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -274,7 +281,7 @@ def main() -> None:
     paths = build_site(site, args.feeds, args.articles)
     newswatch = str(Path(sys.executable).with_name("newswatch"))
     env = dict(os.environ)
-    names = ["newswatch", "reference"] + (["naive"] if args.naive else [])
+    names = ["newswatch"] if args.profile else ["newswatch", "reference"] + (["naive"] if args.naive else [])
     results: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
     with site.running(), tempfile.TemporaryDirectory() as tmpdir:
         fill_base(site, site.url(""))
@@ -288,6 +295,8 @@ def main() -> None:
                 if name == "newswatch":
                     cfg = newswatch_config(tmp, feed_urls, db, args.threads)
                     cmd = [newswatch, "poll", "--once", "--config", str(cfg)]
+                    if args.profile:
+                        cmd = [sys.executable, "-m", "cProfile", "-o", args.profile, *cmd]
                     table = "articles"
                 else:
                     cmd = [sys.executable, __file__, "--threads", str(args.threads),
@@ -298,9 +307,12 @@ def main() -> None:
                 if n != total:
                     sys.exit(f"{name} stored {n} of {total} articles")
                 wall, cpu, rss = results[name][-1]
+                extra = f"  ({match_figures(db)})" if name == "newswatch" else ""
                 print(f"run {run + 1} {name:<10} {wall:6.2f} s wall {cpu:6.2f} s CPU "
-                      f"{rss:5.0f} MB peak RSS", flush=True)
+                      f"{rss:5.0f} MB peak RSS{extra}", flush=True)
 
+    if args.profile:
+        return
     print(f"\n{args.feeds} feeds × {args.articles} articles = {total}, {args.latency * 1000:.0f} ms "
           f"per response, medians of {args.runs} interleaved runs, every article stored by each")
     ref_wall = statistics.median(r[0] for r in results["reference"])

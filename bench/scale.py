@@ -72,6 +72,15 @@ def proc_stats(pid: int) -> tuple[float, float]:
     return rss, (int(fields[11]) + int(fields[12])) / ticks
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as systemd would; SIGKILL if it has not stopped within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--feeds", type=int, default=10_000)
@@ -123,11 +132,7 @@ def main() -> None:
                       f"{len(first_poll):6d}/{args.feeds}  CPU {cpu:7.1f} s  RSS {rss:5.0f} MB "
                       f"(site answered {site.requests}, {site.not_modified} × 304)", flush=True)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     print(f"\n{args.feeds} feeds on {args.hosts} loopback hosts, 50–200 ms per response, "
           f"interval 10m, {args.minutes:g} minutes")
     all_polled = len(first_poll) == args.feeds

@@ -39,6 +39,7 @@ from .notify import Notifier
 from .pipeline import FeedReport, OnFlagged, Pipeline
 from .runtime import Runtime, load_runtime
 from .settings import ConfigError
+from .stories import assign_stories, group_in_child
 from .systemd import notify, watchdog_interval
 
 __all__ = ["Daemon", "backed_off", "feed_configs", "poll_once"]
@@ -56,6 +57,54 @@ def feed_configs(runtime: Runtime) -> list[FeedConfig]:
 
 def instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether a lease owner is a process of this host that no longer runs (killed, crashed).
+
+    Owners elsewhere, and this process's own (tests run several instances in one), count as
+    alive: their leases run out by themselves, one short lease after their heartbeat stops.
+    """
+    host, _, rest = owner.rpartition(":")[0].rpartition(":")
+    try:
+        pid = int(rest)
+    except ValueError:
+        return False
+    if host != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:  # killed but not yet reaped by its parent: dead all the same
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def release_dead_leases(store: Store) -> list[str]:
+    """Free the leases of this host's dead instances, so a restart after SIGKILL polls their feeds at once."""
+    holders = store.lease_holders()
+    dead = sorted({owner for owner, _ in holders.values() if _dead_here(owner)})
+    for owner in dead:
+        store.release_feeds(owner)
+    freed = sorted(name for name, (owner, _) in holders.items() if owner in dead)
+    if freed:
+        event(log, "leases.reclaimed", owners=",".join(dead), feeds=len(freed))
+    return freed
+
+
+async def _heartbeat(store: Store, owner: str, lease: float) -> None:
+    """Renew `owner`'s leases every third of a lease while its polls run."""
+    while True:
+        await asyncio.sleep(lease / 3)
+        try:
+            await asyncio.to_thread(store.renew_leases, owner, lease=lease)
+        except Exception as exc:  # the database briefly away: the next beat tries again
+            event(log, "leases.renew_failed", logging.WARNING, error=str(exc))
 
 
 def backed_off(feeds: Sequence[FeedState], *, now: datetime, spread: float,
@@ -76,12 +125,22 @@ async def poll_once(runtime: Runtime, store: Store, names: list[str] | None = No
                     on_flagged: OnFlagged | None = None) -> list[FeedReport]:
     """Poll every enabled feed (or the named ones) once, now, and return what each poll did."""
     await asyncio.to_thread(store.sync_feeds, feed_configs(runtime))
+    await asyncio.to_thread(release_dead_leases, store)
     owner = instance_id()
     settings = runtime.config.settings
+    lease = settings.schedule.lease
     wanted = names if names is not None else [f.name for f in settings.feeds if f.enabled]
     feeds = await asyncio.to_thread(store.claim_due_feeds, owner, limit=max(len(wanted), 1),
-                                    lease=settings.schedule.lease, names=wanted)
+                                    lease=lease, names=wanted)
+    claimed = {f.name for f in feeds}
+    held = await asyncio.to_thread(store.lease_holders) if len(claimed) < len(wanted) else {}
+    skipped = [FeedReport(feed=name, ok=False, held_by=held[name][0], held_until=held[name][1])
+               for name in wanted if name not in claimed and name in held]
+    for r in skipped:
+        event(log, "feed.skipped", logging.WARNING, feed=r.feed, held_by=r.held_by,
+              until=r.held_until.isoformat(timespec="seconds") if r.held_until else None)
     limit = asyncio.Semaphore(settings.schedule.concurrency)
+    beat = asyncio.create_task(_heartbeat(store, owner, lease))
     async with Fetcher(settings.http) as fetcher:
         pipeline = Pipeline(store, fetcher, runtime, on_flagged)
 
@@ -90,9 +149,16 @@ async def poll_once(runtime: Runtime, store: Store, names: list[str] | None = No
                 return await pipeline.poll_feed(feed)
 
         try:
-            return list(await asyncio.gather(*(one(f) for f in feeds)))
+            reports = list(await asyncio.gather(*(one(f) for f in feeds)))
         finally:
+            beat.cancel()
             await asyncio.to_thread(store.release_feeds, owner)
+    if any(r.flagged for r in reports):
+        try:  # one pass for the whole run: each pass loads every stored signature
+            await asyncio.to_thread(assign_stories, store)
+        except Exception:  # stays unplaced until the next pass or `serve`; never lost
+            log.exception("stories.failed")
+    return reports + skipped
 
 
 class Daemon:
@@ -110,6 +176,9 @@ class Daemon:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
+        self._claim_lock = asyncio.Lock()
+        self._claim_again = False
+        self._claim_task: asyncio.Future[None] | None = None
         self._claim_failures = 0
         """Ticks in a row whose claim failed (a full disk): logged once a minute, not every tick."""
         self.store: Store | None = None
@@ -130,6 +199,7 @@ class Daemon:
         await asyncio.to_thread(store.spread_due, default_interval=settings.schedule.interval,
                                 spread=settings.schedule.startup_spread)
         await self._plan_backed_off(store)
+        await asyncio.to_thread(release_dead_leases, store)
         fetcher = Fetcher(settings.http)
         self.pipeline = Pipeline(store, fetcher, self.runtime, self.on_flagged)
         if self.notifier is not None:
@@ -141,8 +211,12 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload("SIGHUP")))
 
         self.scheduler = scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(self._claim, "interval", seconds=settings.schedule.tick, id="claim-due",
+        scheduler.add_job(self._tick, "interval", seconds=settings.schedule.tick, id="claim-due",
                           max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        scheduler.add_job(self._renew, "interval", seconds=settings.schedule.lease / 3, id="renew-leases",
+                          max_instances=1, coalesce=True)
+        scheduler.add_job(self._group_stories, "interval", minutes=1, id="stories", max_instances=1,
+                          coalesce=True, next_run_time=datetime.now(UTC) + timedelta(seconds=5))
         scheduler.add_job(self._maintenance, "interval", hours=1, id="maintenance", max_instances=1,
                           coalesce=True, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         wd = watchdog_interval()
@@ -199,9 +273,38 @@ class Daemon:
         self._prompt = {name: start + schedule.startup_spread * i / len(names)
                         for i, name in enumerate(names)}
 
-    async def _claim(self) -> None:
-        """Claim as many due feeds as the pool has room for and start polling them."""
+    async def _tick(self) -> None:
         self.metrics.tick()
+        await self._claim()
+
+    async def _renew(self) -> None:
+        """The heartbeat: extend the leases of the polls in flight, so none outlives a dead process."""
+        if self.store is None or not self._tasks:
+            return
+        try:
+            await asyncio.to_thread(self.store.renew_leases, self.owner,
+                                    lease=self.runtime.config.settings.schedule.lease)
+        except Exception as exc:  # the database briefly away: the next beat tries again
+            event(log, "leases.renew_failed", logging.WARNING, error=str(exc))
+
+    def _slot_freed(self, task: asyncio.Task[None]) -> None:
+        """A poll ended: claim its successor now rather than at the next tick."""
+        self._tasks.discard(task)
+        if not self._stopping.is_set():
+            self._claim_task = asyncio.ensure_future(self._claim())
+
+    async def _claim(self) -> None:
+        """Claim as many due feeds as the pool has room for; one claim at a time, re-run if asked meanwhile."""
+        if self._claim_lock.locked():
+            self._claim_again = True
+            return
+        async with self._claim_lock:
+            self._claim_again = True
+            while self._claim_again:
+                self._claim_again = False
+                await self._claim_room()
+
+    async def _claim_room(self) -> None:
         if self._stopping.is_set() or self.store is None:
             return
         schedule = self.runtime.config.settings.schedule
@@ -231,7 +334,7 @@ class Daemon:
         for feed in feeds:
             task = asyncio.create_task(self._poll(feed), name=f"poll:{feed.name}")
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._slot_freed)
 
     async def _poll(self, feed: FeedState) -> None:
         assert self.pipeline is not None
@@ -289,6 +392,19 @@ class Daemon:
         before = datetime.now(UTC) - timedelta(seconds=retention)
         removed = await asyncio.to_thread(self.store.prune, before)
         event(log, "maintenance.pruned", articles=removed, before=before.isoformat(timespec="seconds"))
+
+    async def _group_stories(self) -> None:
+        """Place newly flagged articles in stories, in a child process so the daemon never loads datasketch."""
+        if self.store is None or self._stopping.is_set():
+            return
+        try:
+            if not await asyncio.to_thread(self.store.flagged_without_story, limit=1):
+                return
+            placed = await asyncio.to_thread(group_in_child, self.runtime.config.storage_url())
+        except Exception as exc:  # stays unplaced until the next minute, or `serve`; never lost
+            event(log, "stories.failed", logging.WARNING, error=str(exc))
+            return
+        event(log, "stories.grouped", articles=placed)
 
     async def _watchdog(self) -> None:
         notify("WATCHDOG=1")

@@ -31,6 +31,7 @@ import contextlib
 import email.utils
 import ipaddress
 import re
+import select
 import socket
 import time
 import zlib
@@ -225,8 +226,9 @@ class Fetcher:
             pool=settings.timeout,
         )
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        if transport is None and not settings.allow_private_networks:
-            transport = _checked_transport(http2=settings.http2, limits=limits)
+        if transport is None:
+            transport = _checked_transport(http2=settings.http2, limits=limits,
+                                           check=not settings.allow_private_networks)
         self._client = httpx.AsyncClient(
             http2=settings.http2,
             timeout=timeout,
@@ -536,8 +538,9 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
     httpcore passes it to `start_tls` separately.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, check: bool = True) -> None:
         self._inner = httpcore.AnyIOBackend()
+        self._check = check
 
     async def connect_tcp(
         self,
@@ -547,6 +550,9 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        if not self._check:  # allow_private_networks: any address, httpcore's own resolution
+            return _Stream(await self._inner.connect_tcp(
+                host, port, timeout=timeout, local_address=local_address, socket_options=socket_options))
         url = f"//{host}:{port}"
         try:
             async with asyncio.timeout(timeout):
@@ -561,10 +567,10 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         error: Exception | None = None
         for ip in addresses:
             try:
-                return await self._inner.connect_tcp(
+                return _Stream(await self._inner.connect_tcp(
                     str(ip), port, timeout=timeout, local_address=local_address,
                     socket_options=socket_options,
-                )
+                ))
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         assert error is not None
@@ -580,8 +586,51 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def _checked_transport(*, http2: bool, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport, connecting through `_CheckedBackend`.
+class _Stream(httpcore.AsyncNetworkStream):
+    """anyio's stream with a cheap answer to the pool's "is this idle socket readable?".
+
+    httpcore's pool asks that of every idle connection whenever any request starts or
+    ends; anyio answers by building its whole attribute table (a `getpeername` system
+    call and a dozen closures) each time, which made the pool the biggest CPU cost of a
+    poll. Here it is one `poll(2)` on the socket kept from the start.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream, sock: socket.socket | None = None) -> None:
+        self._inner = inner
+        self._sock: socket.socket | None = sock if sock is not None else inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout), self._sock)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _readable(self._sock)
+        if info == "socket":
+            return self._sock
+        return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether a socket has data or EOF waiting (for an idle connection: the server closed it)."""
+    if sock is None or sock.fileno() < 0:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _checked_transport(*, http2: bool, limits: httpx.Limits, check: bool = True) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport, connecting through `_CheckedBackend` (with `check`, to public addresses only).
 
     httpx 0.28 takes no network backend, so the pool's is replaced; if a future httpcore
     renames the attribute this fails loudly at start-up instead of silently checking less.
@@ -590,7 +639,7 @@ def _checked_transport(*, http2: bool, limits: httpx.Limits) -> httpx.AsyncHTTPT
     pool = transport._pool
     if not hasattr(pool, "_network_backend"):  # pragma: no cover - guards an upgrade
         raise RuntimeError("httpcore changed: cannot pin connections to checked addresses")
-    pool._network_backend = _CheckedBackend()
+    pool._network_backend = _CheckedBackend(check=check)
     return transport
 
 

@@ -74,7 +74,8 @@ class Match:
     score: float
     matched_terms: list[str]
     explanation: dict[str, Any]
-    """JSON-serialisable: clause tree with which clauses held, hits (term, field, start, end) and snippets."""
+    """JSON-serialisable: hits (term, field, start, end), snippets and score; no clause tree
+    (`RuleSet.explain` rebuilds it from the text), so a match row stays small."""
     rules_version: str
 
 

@@ -1,4 +1,7 @@
-"""The flow of one feed: poll → new entries → scrape page → match → store → group stories.
+"""The flow of one feed: poll → new entries → scrape page → match → store.
+
+Grouping flagged articles into stories happens after the polls, in batches (`daemon.py`),
+since each grouping pass loads every stored signature.
 
 This is the only module that knows the order of the stages; each stage knows
 nothing of the others. One `poll_feed` call never raises for bad input: a bad
@@ -27,7 +30,6 @@ from .runtime import Runtime
 from .schedule import Policy, failure_weight, next_after_failure, next_after_success
 from .scrape import scrape
 from .settings import FeedSettings
-from .stories import assign_stories
 
 __all__ = ["FEED_ACCEPT", "FeedReport", "Pipeline", "feed_text", "near_misses_of", "page_is_thinner"]
 
@@ -55,6 +57,9 @@ class FeedReport:
     page_errors: int = 0
     duration: float = 0.0
     flagged_ids: list[int] = field(default_factory=list)
+    held_by: str | None = None
+    """Not polled: another instance holds this feed's lease (its owner id)."""
+    held_until: datetime | None = None
 
 
 def _utcnow() -> datetime:
@@ -279,10 +284,6 @@ class Pipeline:
         if found:
             report.flagged += 1
             report.flagged_ids.append(article_id)
-            try:
-                await asyncio.to_thread(assign_stories, self.store)
-            except Exception:  # stays unplaced until the next flagged article or `serve`; never lost
-                log.exception("stories.failed", extra={"fields": {"id": article_id}})
             event(log, "article.flagged", feed=cfg.name, id=article_id, title=new.title,
                   topics=",".join(m.topic_id for m in found), text_from=text_from)
             if self.on_flagged is not None:

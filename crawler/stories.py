@@ -7,15 +7,19 @@ Jaccard similarity reaches `THRESHOLD`, and the article joins their story (mergi
 stories it bridges). Signatures are stored, so placing a new article costs one LSH
 query, not a comparison with every stored text. A story's id is its first article's id.
 
-The pipeline places each flagged article right after storing it; `assign_stories`
+`poll --once` places its flagged articles once the pass has stored them; `newswatch run`
+does it once a minute in a short-lived child process (`group_in_child`), because datasketch
+and the scipy it loads would more than double the daemon's memory for good. `assign_stories`
 also places any flagged article stored before (by an older version, or by a backtest
-with `--apply`), so `serve` and `export` call it once before they read. datasketch
-(and the scipy it loads) is imported only when there is an article to place: a poll
-that flags nothing, and `check`, never load it.
+with `--apply`), so `serve` and `export` call it once before they read. datasketch is
+imported only when there is an article to place: a poll that flags nothing, and `check`,
+never load it.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -26,7 +30,7 @@ if TYPE_CHECKING:
 
     from storage import Store
 
-__all__ = ["NUM_PERM", "THRESHOLD", "assign_stories", "shingles", "signature", "similarity"]
+__all__ = ["NUM_PERM", "THRESHOLD", "assign_stories", "group_in_child", "shingles", "signature", "similarity"]
 
 NUM_PERM = 128
 SCHEME = "affine32"
@@ -120,3 +124,29 @@ def _place(store: Store, pending: list[tuple[int, str, str]], threshold: float) 
     merges = {s: find(s) for s in set(story_of.values()) if find(s) != s}
     store.save_stories([(aid, find(story_of[aid]), raw) for aid, raw in new], merges)
     return len(new)
+
+
+def group_in_child(storage_url: str, *, timeout: float = 600.0) -> int:
+    """Run `assign_stories` in a child interpreter and return how many it placed.
+
+    The URL goes on stdin, not the command line, where `ps` would show its password.
+    """
+    proc = subprocess.run([sys.executable, "-m", "crawler.stories"], input=storage_url,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"story grouping failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+    return int(proc.stdout.strip() or 0)
+
+
+def _main() -> None:
+    from storage import Store
+
+    store = Store.open(sys.stdin.read().strip(), migrate_schema=False)
+    try:
+        print(assign_stories(store))
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    _main()

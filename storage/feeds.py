@@ -118,6 +118,27 @@ class FeedsPart(StorePart):
                     claimed.append(_feed_state(row))
         return claimed
 
+    def renew_leases(self, owner: str, *, lease: float, now: datetime | None = None) -> int:
+        """Extend every lease `owner` still holds (the heartbeat of polls in flight); return how many.
+
+        Leases are short so that a crashed instance's feeds move on quickly; a poll that
+        runs longer than one lease keeps its feed by renewing, not by a long lease.
+        """
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            res = conn.execute(update(feeds).where(feeds.c.lease_owner == owner)
+                               .values(lease_until=now + timedelta(seconds=lease)))
+        return res.rowcount or 0
+
+    def lease_holders(self, *, now: datetime | None = None) -> dict[str, tuple[str, datetime]]:
+        """Feeds whose lease is still running: name → (owner, until)."""
+        now = now or utcnow()
+        c = feeds.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.name, c.lease_owner, c.lease_until)
+                                .where(and_(c.lease_owner.is_not(None), c.lease_until >= now)))
+            return {name: (owner, until) for name, owner, until in rows}
+
     def release_feeds(self, owner: str) -> None:
         """Give back every lease `owner` holds (on shutdown), so another instance may poll at once."""
         with self.engine.begin() as conn:

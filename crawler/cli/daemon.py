@@ -95,7 +95,7 @@ def poll(
             "feed": r.feed, "ok": r.ok, "status": r.status, "error": r.error,
             "not_modified": r.not_modified, "entries": r.entries, "new_articles": r.new_articles,
             "flagged": r.flagged, "flagged_ids": r.flagged_ids, "page_errors": r.page_errors,
-            "seconds": round(r.duration, 3),
+            "seconds": round(r.duration, 3), "held_by": r.held_by,
         } for r in reports])
         raise typer.Exit(_poll_status(reports))
     table = Table(title="Poll", show_lines=False)
@@ -103,22 +103,31 @@ def poll(
         table.add_column(col, justify="right" if col in ("entries", "new", "flagged", "page errors", "time") else "left")
     for r in sorted(reports, key=lambda r: r.feed):
         result = ("[green]not modified[/green]" if r.not_modified else f"[green]{r.status}[/green]") if r.ok \
+            else f"[yellow]skipped: {escape(r.held_by)} holds it[/yellow]" if r.held_by \
             else f"[red]{escape(r.error or 'failed')}[/red]"
         table.add_row(escape(r.feed), result, str(r.entries), str(r.new_articles), str(r.flagged),
                       str(r.page_errors), f"{r.duration:.1f}s")
     out.print(table)
     total_flagged = sum(r.flagged for r in reports)
-    failed = sum(1 for r in reports if not r.ok)
+    failed = sum(1 for r in reports if not r.ok and not r.held_by)
+    held = sorted(r.feed for r in reports if r.held_by)
     out.print(f"{sum(r.new_articles for r in reports)} new articles, {total_flagged} flagged, "
               f"{failed} feed{'s' if failed != 1 else ''} failed.")
+    if held:
+        out.print(f"Skipped {len(held)} feed{'s' if len(held) != 1 else ''} another instance is polling: "
+                  f"{escape(', '.join(held))}.")
     if _poll_status(reports):
         err.print("Every feed failed: check the network, DNS and any proxy (see `newswatch status`).")
     raise typer.Exit(_poll_status(reports))
 
 
 def _poll_status(reports: list[FeedReport]) -> int:
-    """1 when every feed polled failed, so a script or timer notices a dead network."""
-    return 1 if reports and not any(r.ok for r in reports) else 0
+    """1 when every feed polled failed, so a script or timer notices a dead network.
+
+    Feeds skipped because another instance holds them were not polled here: they count neither way.
+    """
+    polled = [r for r in reports if not r.held_by]
+    return 1 if polled and not any(r.ok for r in polled) else 0
 
 
 def check(config: ConfigOpt = None) -> None:

@@ -3,8 +3,9 @@
 A `RuleSet` is built once (on load or reload).  It knows every word and prefix
 its topics use, and for each topic a trigger set (words one of which must occur
 for the query to hold), so an article only has its queries evaluated for the
-topics whose triggers it contains.  Explanations, with character offsets into
-the original strings, are computed only for topics that matched.
+topics whose triggers it contains.  Hits, with character offsets into the
+original strings, are collected only for topics that matched; the clause tree
+(`explain`) is built only when someone asks why.
 """
 
 from __future__ import annotations
@@ -167,14 +168,22 @@ class RuleSet:
         return out
 
     def match(self, doc: Document) -> list[Match]:
-        """The topics that flag `doc`, each with score, matched terms and explanation."""
+        """The topics that flag `doc`, each with score, matched terms and a compact explanation.
+
+        What is stored with a match is what shows it (hits with their offsets, snippets,
+        score, the rules version): no clause tree, which costs most of the matching time
+        and most of a match row. `explain` rebuilds the tree from the stored text on demand.
+        """
         ids = self.matching_ids(doc)
         if not ids:
             return []
         precise = DocIndex(doc, self.vocab, precise=True)
         out = []
         for tid in ids:
-            exp = self._explain(precise, self._by_id[tid])
+            topic = self._by_id[tid]
+            hits: list[dict[str, Any]] = []
+            topic.query.root.collect(precise, hits)
+            exp = self._summary(precise, topic, hits, held=True, excluded=False)
             out.append(Match(topic_id=tid, score=exp["score"], matched_terms=exp["matched_terms"],
                              explanation=exp, rules_version=self.version))
         return out
@@ -184,36 +193,42 @@ class RuleSet:
         return self._explain(DocIndex(doc, self.vocab, precise=True), self.topic(topic_id))
 
     def _explain(self, ix: DocIndex, topic: Topic) -> dict[str, Any]:
-        hits: list[dict[str, Any]] = []
-        tree = topic.query.root.explain(ix, hits)
+        root = topic.query.root
+        tree = root.explain(ix)
         held = tree["held"]
         exclude_tree = None
         excluded = False
         if topic.exclude is not None:
-            ex_hits: list[dict[str, Any]] = []
-            exclude_tree = topic.exclude.root.explain(ix, ex_hits)
+            exclude_tree = topic.exclude.root.explain(ix)
             excluded = exclude_tree["held"]
-        if not held:
+        hits: list[dict[str, Any]] = []
+        if held:
+            root.collect(ix, hits)
+        else:
             # Show where the terms that did occur are, even though the query failed.
-            hits = []
             for term in topic.query.terms():
-                term.explain(ix, hits)
+                term.collect(ix, hits)
+        exp = self._summary(ix, topic, hits, held=held, excluded=excluded)
+        exp["clauses"] = tree
+        exp["exclude_clauses"] = exclude_tree
+        return exp
+
+    def _summary(self, ix: DocIndex, topic: Topic, hits: list[dict[str, Any]], *, held: bool,
+                 excluded: bool) -> dict[str, Any]:
+        """What a stored match keeps: verdict, hits (offsets into the stored text), snippets, score."""
         for h in hits:  # `lead:` is the start of the body: show its hits where the reader sees them
             if h["field"] == "lead":
                 h["field"] = "body"
         hits = _dedupe(hits)
-        terms = list(dict.fromkeys(h["term"] for h in hits))
         return {
             "topic": topic.id,
             "matched": held and not excluded,
             "query_held": held,
             "excluded": excluded,
-            "clauses": tree,
-            "exclude_clauses": exclude_tree,
             "hits": hits,
             "snippets": _snippets(ix, hits),
             "score": _score(hits) if held else 0.0,
-            "matched_terms": terms,
+            "matched_terms": list(dict.fromkeys(h["term"] for h in hits)),
             "rules_version": self.version,
         }
 

@@ -1,8 +1,9 @@
 """Compiled query nodes: the Boolean/proximity tree a topic query becomes.
 
-Each node answers `holds(ix)` (short-circuit, for matching every article) and
-`explain(ix, hits)` (no short-circuit, for telling an analyst which clause held
-or failed).  Positional nodes (terms, OR-groups of them, NEAR) also give their
+Each node answers `holds(ix)` (short-circuit, for matching every article),
+`collect(ix, hits)` (the highlighted words of a clause that holds: what a stored
+match keeps) and `explain(ix)` (no short-circuit: the clause tree telling an analyst
+which clause held or failed, built only on demand, never during a poll).  Positional nodes (terms, OR-groups of them, NEAR) also give their
 occurrences as `(field, first_token, end_token)` spans, which is what proximity
 and counting work on.  Rendering a node with `str()` gives the canonical query
 text, which is also what the rules version is hashed from.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from crawler.rules.index import DocIndex, FieldIndex
@@ -72,8 +74,18 @@ class Node:
     def occurrences(self, ix: DocIndex) -> list[Occurrence]:
         raise TypeError(f"{self} has no word positions")
 
-    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+    def explain(self, ix: DocIndex) -> dict[str, Any]:
+        """The clause tree: this clause's text, whether it held, and its children's trees."""
         raise NotImplementedError
+
+    def collect(self, ix: DocIndex, hits: Hits) -> None:
+        """Add the hits that make this clause hold (called only when it holds)."""
+        raise NotImplementedError
+
+    @cached_property
+    def rendered(self) -> str:
+        """`str(self)`, computed once: trees are fixed after compiling, and explanations quote every clause."""
+        return str(self)
 
     def triggers(self) -> set[tuple[str, str]] | None:
         """Words/prefixes one of which must occur for this node to hold (None: no such set)."""
@@ -87,8 +99,17 @@ class Node:
         return 1
 
 
+def _held(node: Node, ix: DocIndex) -> bool:
+    """`node.holds(ix)`, remembered for the document: collecting asks it of a clause once per level above."""
+    key = (node, "held")
+    held = ix.cache.get(key)
+    if held is None:
+        held = ix.cache[key] = node.holds(ix)
+    return held
+
+
 def _wrap(node: Node) -> str:
-    s = str(node)
+    s = node.rendered
     return f"({s})" if isinstance(node, And | Or | Near) else s
 
 
@@ -185,16 +206,17 @@ class Term(Node):
         ix.cache[self] = out
         return out
 
-    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+    def explain(self, ix: DocIndex) -> dict[str, Any]:
         occ = self.occurrences(ix)
-        if hits is not None and occ:
-            for f, s, e in occ:
-                fi = ix.field(f)
-                assert fi is not None
-                start, end = fi.char_span(s, e)
-                hits.append({"term": self.surface, "field": f, "start": start, "end": end,
-                             "text": fi.text[start:end]})
-        return {"op": "term", "text": str(self), "held": bool(occ), "count": len(occ)}
+        return {"op": "term", "text": self.rendered, "held": bool(occ), "count": len(occ)}
+
+    def collect(self, ix: DocIndex, hits: Hits) -> None:
+        for f, s, e in self.occurrences(ix):
+            fi = ix.field(f)
+            assert fi is not None
+            start, end = fi.char_span(s, e)
+            hits.append({"term": self.surface, "field": f, "start": start, "end": end,
+                         "text": fi.text[start:end]})
 
     def triggers(self) -> set[tuple[str, str]] | None:
         out: set[tuple[str, str]] = set()
@@ -227,12 +249,13 @@ class And(Node):
     def holds(self, ix: DocIndex) -> bool:
         return all(c.holds(ix) for c in self._order)
 
-    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
-        kids = [c.explain(ix, None) for c in self.children]
-        held = all(k["held"] for k in kids)
-        if held and hits is not None:
-            kids = [c.explain(ix, hits) for c in self.children]
-        return {"op": "AND", "text": str(self), "held": held, "children": kids}
+    def explain(self, ix: DocIndex) -> dict[str, Any]:
+        kids = [c.explain(ix) for c in self.children]
+        return {"op": "AND", "text": self.rendered, "held": all(k["held"] for k in kids), "children": kids}
+
+    def collect(self, ix: DocIndex, hits: Hits) -> None:
+        for c in self.children:
+            c.collect(ix, hits)
 
     def triggers(self) -> set[tuple[str, str]] | None:
         best: set[tuple[str, str]] | None = None
@@ -253,15 +276,49 @@ class Or(Node):
     def __post_init__(self) -> None:
         self.positional = all(c.positional for c in self.children)
         # Plain words are tested together with one C-level set intersection per field.
-        words: dict[tuple[str, ...], set[str]] = {}
+        words: dict[tuple[str, ...], dict[str, list[Term]]] = {}
         self._rest: list[Node] = []
         for c in self.children:
             if isinstance(c, Term) and c.simple is not None:
-                words.setdefault(c.fields, set()).add(c.simple)
+                words.setdefault(c.fields, {}).setdefault(c.simple, []).append(c)
             else:
                 self._rest.append(c)
         self._words = [(f, frozenset(ws)) for f, ws in words.items()]
+        self._plain = list(words.items())
         self._rest.sort(key=lambda c: c.cost())
+        # Phrases (and other terms with an exact word per variant) are looked at only when
+        # one of those words is in the document: a list of fifty phrases costs its present ones.
+        self._keyed: dict[str, list[Node]] = {}
+        self._unkeyed: list[Node] = []
+        key_fields: set[str] = set()
+        for c in self._rest:
+            trig = c.triggers() if isinstance(c, Term) else None
+            if trig and all(kind == "w" for kind, _ in trig):
+                assert isinstance(c, Term)
+                key_fields.update(c.fields)
+                for _, w in trig:
+                    self._keyed.setdefault(w, []).append(c)
+            else:
+                self._unkeyed.append(c)
+        self._keys = frozenset(self._keyed)
+        self._key_fields = tuple(sorted(key_fields))
+
+    def _live(self, ix: DocIndex) -> list[Node]:
+        """The non-plain children that can hold in this document (a phrase needs its key word)."""
+        if not self._keyed:
+            return self._unkeyed
+        seen: set[int] = set()
+        live: list[Node] = []
+        for f in self._key_fields:
+            fi = ix.fields.get(f) or ix.field(f)
+            if fi is None:
+                continue
+            for w in self._keys & fi.present:
+                for c in self._keyed[w]:
+                    if id(c) not in seen:
+                        seen.add(id(c))
+                        live.append(c)
+        return live + self._unkeyed if self._unkeyed else live
 
     def __str__(self) -> str:
         return " OR ".join(_wrap(c) for c in self.children)
@@ -275,25 +332,46 @@ class Or(Node):
                 fi = ix.fields.get(f) or ix.field(f)
                 if fi is not None and not words.isdisjoint(fi.present):
                     return True
-        return any(c.holds(ix) for c in self._rest)
+        return any(c.holds(ix) for c in self._live(ix))
 
     def occurrences(self, ix: DocIndex) -> list[Occurrence]:
         if len(self.children) == 1:
             return self.children[0].occurrences(ix)
         cached = ix.cache.get(self)
         if cached is None:
-            cached = sorted({o for c in self.children for o in c.occurrences(ix)})
+            found: set[Occurrence] = set()
+            # Plain words by one set intersection per field: a long list costs its present words only.
+            for fields, words in self._words:
+                for f in fields:
+                    fi = ix.fields.get(f) or ix.field(f)
+                    if fi is not None:
+                        for w in words & fi.present:
+                            found.update((f, i, i + 1) for i in fi.positions(w))
+            for c in self._live(ix):
+                found.update(c.occurrences(ix))
+            cached = sorted(found)
             ix.cache[self] = cached
         return cached
 
-    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
-        kids = []
-        for c in self.children:
-            k = c.explain(ix, None)
-            if k["held"] and hits is not None:
-                k = c.explain(ix, hits)
-            kids.append(k)
-        return {"op": "OR", "text": str(self), "held": any(k["held"] for k in kids), "children": kids}
+    def explain(self, ix: DocIndex) -> dict[str, Any]:
+        kids = [c.explain(ix) for c in self.children]
+        return {"op": "OR", "text": self.rendered, "held": any(k["held"] for k in kids), "children": kids}
+
+    def collect(self, ix: DocIndex, hits: Hits) -> None:
+        done: set[int] = set()
+        for fields, by_word in self._plain:
+            for f in fields:
+                fi = ix.fields.get(f) or ix.field(f)
+                if fi is None:
+                    continue
+                for w in by_word.keys() & fi.present:
+                    for t in by_word[w]:
+                        if id(t) not in done:
+                            done.add(id(t))
+                            t.collect(ix, hits)
+        for c in self._live(ix):
+            if _held(c, ix):
+                c.collect(ix, hits)
 
     def triggers(self) -> set[tuple[str, str]] | None:
         return _any_triggers(self.children)
@@ -315,9 +393,12 @@ class Not(Node):
     def holds(self, ix: DocIndex) -> bool:
         return not self.child.holds(ix)
 
-    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
-        k = self.child.explain(ix, None)
-        return {"op": "NOT", "text": str(self), "held": not k["held"], "children": [k]}
+    def explain(self, ix: DocIndex) -> dict[str, Any]:
+        k = self.child.explain(ix)
+        return {"op": "NOT", "text": self.rendered, "held": not k["held"], "children": [k]}
+
+    def collect(self, ix: DocIndex, hits: Hits) -> None:
+        """An absent word has nothing to highlight."""
 
     def triggers(self) -> set[tuple[str, str]] | None:
         return None
@@ -441,25 +522,27 @@ class Near(Node):
     def holds(self, ix: DocIndex) -> bool:
         return bool(self.occurrences(ix))
 
-    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+    def explain(self, ix: DocIndex) -> dict[str, Any]:
         occ = self.occurrences(ix)
-        held = bool(occ)
-        local: Hits | None = [] if held and hits is not None else None
-        kids = [self.left.explain(ix, local), self.right.explain(ix, local)]
-        if local and hits is not None:
-            # Highlight only the words that lie inside a window that satisfied the proximity.
-            windows = []
-            for f, s, e in occ:
-                fi = ix.field(f)
-                assert fi is not None
-                windows.append((f, *fi.char_span(s, e)))
-            hits.extend(h for h in local if any(
-                f == h["field"] and s <= h["start"] and h["end"] <= e for f, s, e in windows))
+        kids = [self.left.explain(ix), self.right.explain(ix)]
         out: dict[str, Any] = {"op": "ONEAR" if self.ordered else "NEAR", "distance": self.distance,
-                               "text": str(self), "held": held, "count": len(occ), "children": kids}
+                               "text": self.rendered, "held": bool(occ), "count": len(occ), "children": kids}
         if self.within:
             out["within"] = "sentence" if self.within == "s" else "paragraph"
         return out
+
+    def collect(self, ix: DocIndex, hits: Hits) -> None:
+        local: Hits = []
+        self.left.collect(ix, local)
+        self.right.collect(ix, local)
+        # Highlight only the words that lie inside a window that satisfied the proximity.
+        windows = []
+        for f, s, e in self.occurrences(ix):
+            fi = ix.field(f)
+            assert fi is not None
+            windows.append((f, *fi.char_span(s, e)))
+        hits.extend(h for h in local if any(
+            f == h["field"] and s <= h["start"] and h["end"] <= e for f, s, e in windows))
 
     def triggers(self) -> set[tuple[str, str]] | None:
         a, b = self.left.triggers(), self.right.triggers()
@@ -481,7 +564,7 @@ class AtLeast(Node):
     children: list[Node]
 
     def __str__(self) -> str:
-        return f"ATLEAST({self.n}, " + ", ".join(str(c) for c in self.children) + ")"
+        return f"ATLEAST({self.n}, " + ", ".join(c.rendered for c in self.children) + ")"
 
     def cost(self) -> int:
         return sum(c.cost() for c in self.children)
@@ -495,14 +578,16 @@ class AtLeast(Node):
                     return True
         return False
 
-    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
-        kids = [c.explain(ix, None) for c in self.children]
+    def explain(self, ix: DocIndex) -> dict[str, Any]:
+        kids = [c.explain(ix) for c in self.children]
         n_held = sum(1 for k in kids if k["held"])
-        held = n_held >= self.n
-        if held and hits is not None:
-            kids = [c.explain(ix, hits) if k["held"] else k for c, k in zip(self.children, kids, strict=True)]
-        return {"op": "ATLEAST", "n": self.n, "text": str(self), "held": held, "count": n_held,
-                "children": kids}
+        return {"op": "ATLEAST", "n": self.n, "text": self.rendered, "held": n_held >= self.n,
+                "count": n_held, "children": kids}
+
+    def collect(self, ix: DocIndex, hits: Hits) -> None:
+        for c in self.children:
+            if _held(c, ix):
+                c.collect(ix, hits)
 
     def triggers(self) -> set[tuple[str, str]] | None:
         return _any_triggers(self.children)
@@ -525,7 +610,7 @@ class Count(Node):
     """`"s"`: count the sentences x occurs in (`>= 2s`); `"p"`: the paragraphs; `""`: occurrences."""
 
     def __str__(self) -> str:
-        return f"COUNT({self.child}) >= {self.n}{self.unit}"
+        return f"COUNT({self.child.rendered}) >= {self.n}{self.unit}"
 
     def count(self, ix: DocIndex) -> int:
         """Separate occurrences: overlapping ones (one sentence's NEAR pairs) count once."""
@@ -554,12 +639,14 @@ class Count(Node):
     def holds(self, ix: DocIndex) -> bool:
         return self.count(ix) >= self.n
 
-    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
+    def explain(self, ix: DocIndex) -> dict[str, Any]:
         count = self.count(ix)
-        held = count >= self.n
-        kid = self.child.explain(ix, hits if held else None)
-        return {"op": "COUNT", "n": self.n, "text": str(self), "held": held, "count": count,
-                "children": [kid]}
+        return {"op": "COUNT", "n": self.n, "text": self.rendered, "held": count >= self.n, "count": count,
+                "children": [self.child.explain(ix)]}
+
+    def collect(self, ix: DocIndex, hits: Hits) -> None:
+        if _held(self.child, ix):
+            self.child.collect(ix, hits)
 
     def triggers(self) -> set[tuple[str, str]] | None:
         return self.child.triggers()
@@ -610,10 +697,13 @@ class Named(Node):
         child = self.child
         return child.anchors(ix) if isinstance(child, Near | Named) else child.occurrences(ix)
 
-    def explain(self, ix: DocIndex, hits: Hits | None) -> dict[str, Any]:
-        k = self.child.explain(ix, hits)
+    def explain(self, ix: DocIndex) -> dict[str, Any]:
+        k = self.child.explain(ix)
         return {"op": "LIST", "text": f"@{self.name}", "held": k["held"], "count": k.get("count"),
                 "children": [k]}
+
+    def collect(self, ix: DocIndex, hits: Hits) -> None:
+        self.child.collect(ix, hits)
 
     def triggers(self) -> set[tuple[str, str]] | None:
         return self.child.triggers()

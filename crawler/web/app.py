@@ -32,6 +32,7 @@ from storage import FILTER_STATES, Store
 
 from ..display import plural, relative_time
 from ..reviewers import local_user
+from ..rules import RuleSet
 from ..settings import LoadedConfig
 from . import api, pages
 from .context import Context, wants_json
@@ -97,7 +98,8 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
     names = {t.id: (t.name or t.id) for t in topics}
     review = config.settings.review
     guard = Guard(review.token, users=review.users, local=local_user(), secret=secret)
-    ctx = Context(config=config, store=store, guard=guard, topic_names=names, templates=_templates())
+    ctx = Context(config=config, store=store, guard=guard, topic_names=names, templates=_templates(),
+                  rules=RuleSet(list(topics)) if topics else None)
     hosts = allowed_hosts if allowed_hosts is not None else default_allowed_hosts(config)
 
     app = FastAPI(

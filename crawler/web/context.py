@@ -18,6 +18,8 @@ from fastapi.templating import Jinja2Templates
 
 from storage import ReviewFilter, ReviewState, Store, StoredArticle
 
+from ..models import document_of
+from ..rules import RuleSet
 from ..settings import LoadedConfig
 from .security import CSRF_COOKIE, Guard
 
@@ -43,6 +45,8 @@ class Context:
     guard: Guard
     topic_names: dict[str, str]
     templates: Jinja2Templates
+    rules: RuleSet | None = None
+    """The topics in force, to rebuild a match's clause tree (matches store none)."""
 
     @property
     def page_size(self) -> int:
@@ -53,6 +57,17 @@ class Context:
 
     def topic_name(self, topic: str) -> str:
         return self.topic_names.get(topic, topic)
+
+    def add_clauses(self, art: StoredArticle) -> None:
+        """Give each match its clause tree, rebuilt from the stored text under the rules in force."""
+        if self.rules is None:
+            return
+        known = {t.id for t in self.rules.topics}
+        for m in art.matches:
+            if m.topic_id in known and "clauses" not in m.explanation:
+                full = self.rules.explain(document_of(art), m.topic_id)
+                m.explanation = {**m.explanation, "clauses": full["clauses"],
+                                 "exclude_clauses": full["exclude_clauses"]}
 
     def render(self, request: Request, name: str, data: dict[str, Any], status: int = 200) -> HTMLResponse:
         """A page, with what every page needs (CSRF token, backlog count); sets the CSRF cookie once."""

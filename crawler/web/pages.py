@@ -79,6 +79,7 @@ def near_misses_page(ctx: Ctx, request: Request, topic: Annotated[str, Query(max
 @router.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
 def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDep) -> HTMLResponse:
     art = article_or_404(ctx, article_id)
+    ctx.add_clauses(art)
     hits = hits_of(m.explanation for m in art.matches)
     prev_id, next_id = ctx.store.neighbours(article_id, f.review_filter())
     story_id = ctx.store.story_of(article_id)

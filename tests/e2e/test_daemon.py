@@ -203,3 +203,25 @@ def test_feeds_add_reloads_a_running_daemon_which_polls_the_new_feed(tmp_path: P
     rc, _ = d.stop()
     assert rc == 0 and not (tmp_path / "data" / "newswatch.pid").exists()
     assert db(tmp_path).execute("SELECT count(*) FROM articles WHERE feed_name = 'new'").fetchone()[0] == 1
+
+
+def test_the_daemon_groups_stories_without_loading_datasketch(tmp_path: Path, server: LoopbackServer,
+                                                              daemons) -> None:
+    """Two outlets' copies of one report become one story, grouped in a child process."""
+    body = ("India and Pakistan kept a backchannel open through their national security advisers, "
+            "officials in Delhi and Islamabad said on Friday, after weeks of quiet contacts in a third "
+            "country that neither government has acknowledged in public.\n"
+            "The talks covered the ceasefire along the Line of Control and the return of prisoners, "
+            "according to two people briefed on the meetings who asked not to be named.")
+    for name in ("a", "b"):
+        server.route(f"/{name}/story", page("Backchannel talks resume", body))
+        server.route(f"/{name}.xml", rss([{"title": "Backchannel talks resume", "link": server.url(f"/{name}/story")}]))
+    cfg = write_config(tmp_path, [{"name": n, "url": server.url(f"/{n}.xml"), "interval": "1h"} for n in ("a", "b")])
+    d = Daemon(tmp_path, cfg)
+    daemons.append(d)
+    d.wait_for("event=stories.grouped", timeout=30)
+    with db(tmp_path) as conn:
+        stories = conn.execute("select story_id from story_members").fetchall()
+    assert len(stories) == 2 and stories[0][0] == stories[1][0], stories
+    maps = Path(f"/proc/{d.proc.pid}/maps").read_text()
+    assert "/scipy/" not in maps and "/datasketch/" not in maps
