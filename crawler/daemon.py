@@ -175,6 +175,7 @@ class Daemon:
         self.watch_files = watch_files
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        self._files_seen: dict[Path, tuple[int, int] | None] = {}
         self._reload_lock = asyncio.Lock()
         self._claim_lock = asyncio.Lock()
         self._claim_again = False
@@ -224,6 +225,9 @@ class Daemon:
             scheduler.add_job(self._watchdog, "interval", seconds=wd, id="watchdog",
                               max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
         scheduler.start()
+        # What the files were when the runtime was read: an edit made before the watcher is
+        # live (right after `daemon.started`) is caught by comparing against this.
+        self._files_seen = self._file_states()
         watcher = asyncio.create_task(self._watch_files()) if self.watch_files else None
         await self._serve_health()
 
@@ -443,6 +447,17 @@ class Daemon:
             notify("READY=1", f"STATUS=polling {len(new.feeds)} feeds")
             return True
 
+    def _file_states(self) -> dict[Path, tuple[int, int] | None]:
+        """Modification time and size of each watched file (None when it is missing)."""
+        states: dict[Path, tuple[int, int] | None] = {}
+        for path in {*self.runtime.watched_files(), self.config_path}:
+            try:
+                st = path.stat()
+                states[path] = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                states[path] = None
+        return states
+
     async def _watch_files(self) -> None:
         """Reload when a rules or site-profile file changes on disk (editors save often: debounce)."""
         from watchfiles import awatch
@@ -451,12 +466,19 @@ class Daemon:
             paths = {p.parent for p in self.runtime.watched_files() if p.parent.exists()}
             paths.add(self.config_path.parent)
             watched = {p.resolve() for p in self.runtime.watched_files()} | {self.config_path.resolve()}
+            live = False
             try:
+                # yield_on_timeout: the first (possibly empty) batch says the watcher is set up,
+                # which is when edits made while it was starting can be looked for.
                 async for changes in awatch(*paths, debounce=500, stop_event=self._stopping,
-                                            recursive=False):
+                                            recursive=False, rust_timeout=1000,
+                                            yield_on_timeout=True):
                     touched = {Path(p).resolve() for _, p in changes}
-                    if touched & watched or any(p.suffix == ".toml" for p in touched):
+                    missed = not live and self._file_states() != self._files_seen
+                    live = True
+                    if missed or touched & watched or any(p.suffix == ".toml" for p in touched):
                         await self.reload("file changed")
+                        self._files_seen = self._file_states()
                         break  # the set of rules files may have changed: watch anew
             except asyncio.CancelledError:
                 raise

@@ -80,3 +80,25 @@ def test_healthz_reports_a_stalled_scheduler_and_a_stop(tmp_path: Path) -> None:
         store.close()
     daemon.store = None  # the database gone
     assert daemon._healthz()[1]["database"] == "unavailable"
+
+
+async def test_an_edit_made_while_the_watcher_starts_still_reloads(tmp_path: Path) -> None:
+    """A rules file saved between reading the runtime and the watcher going live is not missed."""
+    import asyncio
+
+    cfg = write_config(tmp_path, [{"name": "a", "url": "http://127.0.0.1:9/a.xml"}])
+    runtime = load_runtime(cfg)
+    daemon = Daemon(runtime)
+    daemon._files_seen = daemon._file_states()  # as `run` does before announcing start
+    rules = runtime.config.rule_files()[0]
+    rules.write_text(rules.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    reasons: list[str] = []
+
+    async def reload(reason: str) -> bool:
+        reasons.append(reason)
+        daemon._stopping.set()
+        return True
+
+    daemon.reload = reload  # type: ignore[method-assign]
+    await asyncio.wait_for(daemon._watch_files(), timeout=10)
+    assert reasons == ["file changed"]
