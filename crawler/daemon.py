@@ -194,7 +194,8 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         settings = self.runtime.config.settings
-        self.store = store = await asyncio.to_thread(Store.open, self.runtime.config.storage_url())
+        self.store = store = await asyncio.to_thread(
+            Store.open, self.runtime.config.storage_url(), migrate_in_child=True)  # Alembic stays out of the daemon
         await asyncio.to_thread(store.sync_feeds, feed_configs(self.runtime),
                                 spread=settings.schedule.startup_spread)
         await asyncio.to_thread(store.spread_due, default_interval=settings.schedule.interval,

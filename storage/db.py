@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Engine,
     create_engine,
     event,
     insert,
+    text,
 )
 from sqlalchemy.engine.url import make_url
 
-__all__ = ["StorePart", "content_hash", "create_store_engine", "migrate", "utcnow"]
+__all__ = ["StorePart", "content_hash", "create_store_engine", "head_revision", "migrate", "migrate_apart", "utcnow"]
 
 
 log = logging.getLogger("newswatch.storage")
@@ -62,13 +65,47 @@ def create_store_engine(url: str) -> Engine:
 _MIGRATION_LOCK_ID = 0x6E657773  # "news": the advisory lock key that serialises migrations
 
 
+_REVISION = re.compile(r'^(down_revision|revision)\s*=\s*"([^"]+)"', re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest migration's id, read from the migration files' `revision` lines (no Alembic import)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        for key, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (revisions if key == "revision" else parents).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """True when the database already has the newest schema: then Alembic (11 MB) is never loaded."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            versions = [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+    except Exception:  # no version table yet (a new database): Alembic creates it
+        return False
+    return versions == [head]
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent; run on every start).
 
     Several instances may start at once against one database: migrations are
     serialised by an advisory lock on PostgreSQL and a file lock beside a SQLite
-    file, so the second instance finds the work done instead of racing it.
+    file, so the second instance finds the work done instead of racing it. A
+    database already at the newest revision is recognised without importing Alembic,
+    which keeps an idle daemon's memory small.
     """
+    if _at_head(engine):
+        return
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     lock_file = None
@@ -88,6 +125,33 @@ def migrate(engine: Engine) -> None:
         if lock_file is not None:
             lock_file.close()
 
+
+
+_MIGRATE_URL = "NEWSWATCH_MIGRATE_URL"
+
+
+def migrate_apart(engine: Engine) -> None:
+    """`migrate`, run in a short-lived child process so that a long-running one never loads Alembic.
+
+    An in-memory database has no other process to share it, and a child that fails is
+    not explained here: in both cases the migration runs in this process, which raises
+    the error the caller already handles.
+    """
+    if _at_head(engine):
+        return
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and (not database or database == ":memory:"):
+        migrate(engine)
+        return
+    env = {**os.environ, _MIGRATE_URL: engine.url.render_as_string(hide_password=False)}
+    try:
+        done = subprocess.run([sys.executable, "-m", "storage.db"], env=env, capture_output=True,
+                              timeout=3600, check=False)
+        ok = done.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    if not ok or not _at_head(engine):
+        migrate(engine)
 
 
 class StorePart:
@@ -110,3 +174,13 @@ class StorePart:
 
             return sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
         return insert(table)
+
+
+if __name__ == "__main__":  # the child of `migrate_apart`
+    _engine = create_store_engine(os.environ[_MIGRATE_URL])
+    try:
+        migrate(_engine)
+    except Exception:  # the parent migrates again and reports the error itself
+        sys.exit(1)
+    finally:
+        _engine.dispose()

@@ -172,7 +172,10 @@ class ReviewsPart(SearchPart):
         `details` adds each article's text and the match's explanation (for the Atom feed and exports).
         """
         f = f or ReviewFilter()
-        count_q = select(func.count()).select_from(self._review_from()).where(*self._review_conditions(f))
+        if f.source or f.since or f.until or f.story_id is not None or (f.query and f.query.strip()):
+            count_q = select(func.count()).select_from(self._review_from()).where(*self._review_conditions(f))
+        else:  # only the match's own columns are filtered: count matches alone, not 100,000 article rows
+            count_q = select(func.count()).select_from(matches).where(*self._review_conditions(f))
         with self.engine.connect() as conn:
             rows = self._review_rows(conn, f, limit=limit, offset=offset, details=details,
                                      then=matches.c.topic_id)
@@ -193,12 +196,19 @@ class ReviewsPart(SearchPart):
                            size.label("story_size")]
         if details:
             cols += [a.text, m.explanation]
-        q = (select(*cols).select_from(self._review_from()).where(*self._review_conditions(f))
-             .order_by(when.desc(), a.id.desc(), then))
-        if limit is not None:
-            q = q.limit(limit)
-        if offset:
-            q = q.offset(offset)
+        order = (when.desc(), a.id.desc(), then)
+        if limit is None:
+            q = select(*cols).select_from(self._review_from()).where(*self._review_conditions(f)).order_by(*order)
+            if offset:
+                q = q.offset(offset)
+        else:
+            # The page's keys first, then its rows: sorting thousands of matches carries only
+            # (id, topic) instead of every listed column of every article.
+            page = (select(a.id.label("article_id"), m.topic_id.label("topic_id")).select_from(self._review_from())
+                    .where(*self._review_conditions(f)).order_by(*order).limit(limit).offset(offset or None)
+                    .subquery("page"))
+            q = (select(*cols).select_from(self._review_from().join(
+                page, and_(page.c.article_id == a.id, page.c.topic_id == m.topic_id))).order_by(*order))
         return [ReviewRow(
             id=r["id"], url=r["url"], link=r["link"], title=r["title"], source=r["source"],
             feed_name=r["feed_name"], published=r["published"], fetched_at=r["fetched_at"],

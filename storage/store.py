@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 
 from .articles import ArticlesPart
-from .db import _MIGRATIONS, content_hash, create_store_engine, migrate
+from .db import _MIGRATIONS, content_hash, create_store_engine, migrate, migrate_apart
 from .feeds import FeedsPart
 from .near_misses import NearMissesPart
 from .reviews import ReviewsPart
@@ -28,9 +28,12 @@ class Store(FeedsPart, ArticlesPart, ReviewsPart, NearMissesPart):
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
+    def open(cls, url: str, *, migrate_schema: bool = True, migrate_in_child: bool = False) -> Store:
+        """A store over `url`, migrated to the newest schema; `migrate_in_child` keeps Alembic out of this process."""
         engine = create_store_engine(url)
-        if migrate_schema:
+        if migrate_schema and migrate_in_child:
+            migrate_apart(engine)
+        elif migrate_schema:
             migrate(engine)
         return cls(engine)
 

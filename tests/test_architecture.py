@@ -131,3 +131,23 @@ def test_the_rules_engine_loads_no_storage_or_http() -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_daemon_loads_no_alembic_or_rich(tmp_path: Path) -> None:
+    """The daemon's modules import neither Alembic (11 MB) nor rich and pygments (httpx's CLI, our
+    tables: 4 MB), which an idle daemon never uses; its store migrates in a child process."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    script = ("import json, sys\n"
+              "import crawler.cli, crawler.daemon\n"
+              "before = [m for m in ('alembic', 'mako', 'rich', 'pygments') if m in sys.modules]\n"
+              "from storage import Store\n"
+              "store = Store.open(sys.argv[1], migrate_in_child=True)\n"
+              "from storage.db import _at_head\n"
+              "print(json.dumps({'before': before, 'after': 'alembic' in sys.modules,"
+              " 'at_head': _at_head(store.engine)}))\n")
+    for _ in range(2):  # a fresh database (migrated by the child), then one already at the newest schema
+        proc = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"before": [], "after": False,
+                                                                     "at_head": True}

@@ -9,15 +9,20 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import typer
+# httpx imports its own command-line tool when click, rich and pygments are installed (4 MB
+# in every process, and newswatch never runs it): marked absent here, before anything imports
+# httpx, so httpx keeps its stand-in `main` and `run` stays lean.
+sys.modules.setdefault("httpx._main", None)
 
-from ..settings import ConfigError
-from . import daemon, serve, tools
-from .common import print_problems
-from .feeds import feeds_app
-from .review import review_app
-from .rules import rules_app
-from .users import users_app
+import typer  # noqa: E402
+
+from ..settings import ConfigError  # noqa: E402
+from . import daemon, serve, tools  # noqa: E402
+from .common import print_problems  # noqa: E402
+from .feeds import feeds_app  # noqa: E402
+from .review import review_app  # noqa: E402
+from .rules import rules_app  # noqa: E402
+from .users import users_app  # noqa: E402
 
 __all__ = ["app", "main"]
 

@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
 
 from storage.rows import FILTER_STATES
 
@@ -28,6 +25,11 @@ from ..display import hit_spans
 from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
 
 if TYPE_CHECKING:
+    from rich.console import Console as RichConsole
+    from rich.table import Table as RichTable
+    from rich.text import Text
+    from rich.tree import Tree as RichTree
+
     from storage import Store
 
     from ..extract import SiteProfiles
@@ -36,11 +38,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConfigOpt",
+    "Console",
     "JsonOpt",
+    "LazyConsole",
     "LimitOpt",
     "StateFilter",
+    "Table",
+    "Tree",
     "ensure_can_listen",
     "err",
+    "escape",
     "fail",
     "highlighted",
     "iso",
@@ -54,6 +61,47 @@ __all__ = [
     "profiles_of",
     "scrape_or_fail",
 ]
+
+class LazyConsole:
+    """A rich `Console` made on its first use: `run` prints nothing through one, so it never loads rich (6 MB)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: RichConsole | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console as RichConsole
+
+            self._console = RichConsole(**self._options)
+        return getattr(self._console, name)
+
+
+def Console(**options: Any) -> Any:
+    """A console for a command's output, loading rich only when something is printed."""
+    return LazyConsole(**options)
+
+
+def Table(*args: Any, **kwargs: Any) -> RichTable:
+    """A rich table, rich imported when a command builds one."""
+    from rich.table import Table as RichTable
+
+    return RichTable(*args, **kwargs)
+
+
+def Tree(*args: Any, **kwargs: Any) -> RichTree:
+    """A rich tree, rich imported when a command builds one."""
+    from rich.tree import Tree as RichTree
+
+    return RichTree(*args, **kwargs)
+
+
+def escape(markup: str) -> str:
+    """Text made safe to print as rich markup (rich imported on first use)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(markup)
+
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -180,6 +228,8 @@ def parse_since_option(value: str | None) -> datetime | None:
 
 def highlighted(text: str, hits: list[dict[str, Any]], field: str) -> Text:
     """`text` with the hits of one field in bold black on yellow (offsets into the original string)."""
+    from rich.text import Text
+
     rich = Text(text)
     for start, end, _ in hit_spans(hits, field, len(text)):
         rich.stylize("bold black on yellow", start, end)

@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ..display import plural, relative_time
 from ..logs import setup_logging
@@ -17,7 +15,9 @@ from .common import (
     ConfigOpt,
     JsonOpt,
     LimitOpt,
+    Table,
     err,
+    escape,
     fail,
     iso,
     load_all,

@@ -18,11 +18,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ..settings import ConfigError, format_duration
-from .common import ConfigOpt, JsonOpt, LimitOpt, err, fail, load_all, load_config, out, print_json
+from .common import (
+    ConfigOpt,
+    JsonOpt,
+    LimitOpt,
+    Table,
+    err,
+    escape,
+    fail,
+    load_all,
+    load_config,
+    out,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from ..configfile import ConfigFile

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from storage import ReviewState, StoredArticle
 
@@ -21,7 +19,9 @@ from .common import (
     JsonOpt,
     LimitOpt,
     StateFilter,
+    Table,
     err,
+    escape,
     fail,
     highlighted,
     iso,

@@ -15,11 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.tree import Tree
 
 from ..models import Document, document_of
 from ..rules.backtest import backtest, term_stats
@@ -27,7 +22,17 @@ from ..rules.engine import RuleSet
 from ..rules.evaluate import evaluate, read_labelled
 from ..rules.topics import load_topics, topic_from_query
 from ..settings import ConfigError, LoadedConfig, load_settings, parse_since
-from .common import fail, highlighted, load_config, open_store, scrape_or_fail
+from .common import (
+    Console,
+    Table,
+    Tree,
+    escape,
+    fail,
+    highlighted,
+    load_config,
+    open_store,
+    scrape_or_fail,
+)
 
 __all__ = ["clause_label", "clause_tree", "load_ruleset", "rules_app", "scopes_line"]
 
@@ -388,7 +393,16 @@ def backtest_cmd(
             fail([f"--since: {exc}, or 'all'"])
     loaded = load_config(config)
     rs = _rules(loaded, rules)
-    console = Console(stderr=True)
+    from rich.console import Console as RichConsole
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    console = RichConsole(stderr=True)
     with open_store(loaded) as store, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=console, transient=True, disable=as_json or not console.is_terminal) as progress:

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from .common import (
     ConfigOpt,
     StateFilter,
     ensure_can_listen,
     err,
+    escape,
     load_all,
     load_config,
     open_store,

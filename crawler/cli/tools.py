@@ -6,11 +6,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ..extract import extract
 from ..settings import ConfigError, load_settings
-from .common import ConfigOpt, JsonOpt, fail, iso, out, print_json, profiles_of, scrape_or_fail
+from .common import (
+    ConfigOpt,
+    JsonOpt,
+    escape,
+    fail,
+    iso,
+    out,
+    print_json,
+    profiles_of,
+    scrape_or_fail,
+)
 
 __all__ = ["register"]
 

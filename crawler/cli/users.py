@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import tomlkit
 import typer
-from rich.markup import escape
 
 from ..reviewers import NAME_PATTERN, hash_secret, new_token
 from ..settings import ConfigError
-from .common import ConfigOpt, JsonOpt, err, fail, load_config, out, print_json
+from .common import ConfigOpt, JsonOpt, err, escape, fail, load_config, out, print_json
 
 if TYPE_CHECKING:
     from ..configfile import ConfigFile
