@@ -143,24 +143,21 @@ def review_export_labels(
     lines: list[str] = []
     with open_store(loaded) as store:
         seen: set[int] = set()
-        for state, label in (("relevant", 1), ("irrelevant", 0)):
-            for r in store.list_flagged(state=state, topic=topic):
-                if r.id in seen:
-                    continue
-                seen.add(r.id)
-                art = store.get_article(r.id)
-                if art is None:
-                    continue
-                lines.append(_label_line(art, label, r.topic, r.note, r.reviewed_at))
-        for state, label in (("relevant", 1), ("irrelevant", 0)):  # marks on near misses are labels too
-            for nm in store.near_miss_rows(topic=topic, state=state, limit=None)[0]:
-                if nm.id in seen:
-                    continue
-                seen.add(nm.id)
-                art = store.get_article(nm.id)
-                if art is None:
-                    continue
-                lines.append(_label_line(art, label, nm.topic, nm.note, nm.reviewed_at, near_miss=nm.failed))
+        states = (("relevant", 1), ("irrelevant", 0))
+        # flagged articles first, then marks on near misses (labels too); an article counts once
+        marked = [(r, label, None) for state, label in states
+                  for r in store.list_flagged(state=state, topic=topic)]
+        marked += [(nm, label, nm.failed) for state, label in states
+                   for nm in store.near_miss_rows(topic=topic, state=state, limit=None)[0]]
+        for row, label, failed in marked:
+            if row.id in seen:
+                continue
+            seen.add(row.id)
+            art = store.get_article(row.id)
+            if art is None:
+                continue
+            extra = {"near_miss": failed} if failed is not None else {}
+            lines.append(_label_line(art, label, row.topic, row.note, row.reviewed_at, **extra))
     data = "".join(line + "\n" for line in lines)
     if output:
         output.write_text(data, encoding="utf-8")
