@@ -90,6 +90,7 @@ def poll(
         names = list(feed)
     with open_store(runtime.config) as store:
         reports = asyncio.run(poll_once(runtime, store, names))
+    status = _poll_status(reports)
     if as_json:
         print_json([{
             "feed": r.feed, "ok": r.ok, "status": r.status, "error": r.error,
@@ -97,7 +98,7 @@ def poll(
             "flagged": r.flagged, "flagged_ids": r.flagged_ids, "page_errors": r.page_errors,
             "seconds": round(r.duration, 3), "held_by": r.held_by,
         } for r in reports])
-        raise typer.Exit(_poll_status(reports))
+        raise typer.Exit(status)
     table = Table(title="Poll", show_lines=False)
     for col in ("feed", "result", "entries", "new", "flagged", "page errors", "time"):
         table.add_column(col, justify="right" if col in ("entries", "new", "flagged", "page errors", "time") else "left")
@@ -116,9 +117,9 @@ def poll(
     if held:
         out.print(f"Skipped {len(held)} feed{'s' if len(held) != 1 else ''} another instance is polling: "
                   f"{escape(', '.join(held))}.")
-    if _poll_status(reports):
+    if status:
         err.print("Every feed failed: check the network, DNS and any proxy (see `newswatch status`).")
-    raise typer.Exit(_poll_status(reports))
+    raise typer.Exit(status)
 
 
 def _poll_status(reports: list[FeedReport]) -> int:
