@@ -123,8 +123,8 @@ class Pipeline:
         report.status = result.status
         if result.not_modified:
             report.ok = report.not_modified = True
-            nxt = next_after_success(now, policy, configured=cfg.interval, max_age=result.max_age,
-                                     retry_after=result.retry_after)
+            nxt = next_after_success(now, policy, configured=cfg.interval, ttl=feed.ttl,
+                                     max_age=result.max_age, retry_after=result.retry_after)
             return await self._record(feed, report, started, PollOutcome(
                 ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt.at,
                 next_poll_reason=nxt.reason))
@@ -133,11 +133,12 @@ class Pipeline:
         if body_hash == feed.body_hash and not cfg.ignore_http_cache:
             # the server ignored our validators but sent the same bytes: nothing new
             report.ok = report.not_modified = True
-            nxt = next_after_success(now, policy, configured=cfg.interval, max_age=result.max_age)
+            nxt = next_after_success(now, policy, configured=cfg.interval, ttl=feed.ttl,
+                                     max_age=result.max_age)
             return await self._record(feed, report, started, PollOutcome(
                 ok=True, not_modified=True, status=result.status, polled_at=now, next_poll_at=nxt.at,
                 next_poll_reason=nxt.reason, etag=result.etag, last_modified=result.last_modified,
-                body_hash=body_hash, keep_validators=False))
+                body_hash=body_hash, keep_validators=False, ttl=feed.ttl))
 
         try:
             parsed = await asyncio.to_thread(
@@ -156,7 +157,7 @@ class Pipeline:
         return await self._record(feed, report, started, PollOutcome(
             ok=True, status=result.status, polled_at=now, next_poll_at=nxt.at, next_poll_reason=nxt.reason,
             etag=result.etag,
-            last_modified=result.last_modified, body_hash=body_hash, keep_validators=False,
+            last_modified=result.last_modified, body_hash=body_hash, keep_validators=False, ttl=parsed.ttl,
             new_articles=report.new_articles, page_errors=report.page_errors))
 
     async def record_crash(self, feed: FeedState, exc: BaseException) -> FeedReport:

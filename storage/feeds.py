@@ -55,7 +55,7 @@ class FeedsPart(StorePart):
                 values = {"url": f.url, "source": f.source, "enabled": f.enabled, "interval": f.interval}
                 if f.name in existing:
                     if existing[f.name].url != f.url:  # a new URL: old validators mean nothing
-                        values |= {"etag": None, "last_modified": None, "body_hash": None,
+                        values |= {"etag": None, "last_modified": None, "body_hash": None, "ttl": None,
                                    "next_poll_at": now, "next_poll_reason": None}
                     conn.execute(update(feeds).where(feeds.c.name == f.name).values(**values))
                 else:
@@ -172,7 +172,7 @@ class FeedsPart(StorePart):
                 values["not_modified_total"] = c.not_modified_total + 1
             if not outcome.keep_validators:
                 values |= {"etag": outcome.etag, "last_modified": outcome.last_modified,
-                           "body_hash": outcome.body_hash}
+                           "body_hash": outcome.body_hash, "ttl": outcome.ttl}
         else:
             values |= {
                 "last_error": (outcome.error or "error")[:2000],

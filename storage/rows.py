@@ -157,6 +157,8 @@ class FeedState:
     lease_until: datetime | None = None
     next_poll_reason: str | None = None
     """Why `next_poll_at` is later than the feed's interval (a hint or back-off), if it is."""
+    ttl: float | None = None
+    """Seconds the feed itself says it may be cached, from the last body parsed: a 304 has none."""
 
 
 @dataclass(slots=True)
@@ -178,6 +180,8 @@ class PollOutcome:
     page_errors: int = 0
     duration: float | None = None
     next_poll_reason: str | None = None
+    ttl: float | None = None
+    """The parsed feed's cache hint; stored with the new validators, kept on a 304."""
 
 
 @dataclass(slots=True)

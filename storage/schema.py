@@ -73,6 +73,7 @@ feeds = Table(
     Column("etag", Text),
     Column("last_modified", Text),
     Column("body_hash", String(64)),
+    Column("ttl", Float),  # the feed's own cache hint (RSS <ttl>, sy:update*) from the last body parsed
     # scheduling, shared by every instance using this database
     Column("next_poll_at", UTCDateTime, nullable=False),
     Column("next_poll_reason", String(200)),  # why later than the interval: a hint or back-off

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -111,4 +111,29 @@ async def test_a_thin_page_loses_to_the_feeds_full_text(make, server: LoopbackSe
     art = next(store.iter_articles())
     assert art.text_from == "feed" and art.text.startswith("Officials in Delhi")
     assert "fewer than the feed" in art.fetch_error
+    await pipeline.fetcher.aclose()
+
+
+async def test_the_feeds_own_ttl_still_counts_after_a_304(make, server: LoopbackServer) -> None:
+    """A feed that says `<ttl>120</ttl>` is polled every two hours, not only after a poll that parsed it.
+
+    A 304 (or the same bytes again) carries no body, so the hint must come from the last body parsed.
+    """
+    items = [{"title": "India, Pakistan backchannel", "link": server.url("/a")}]
+    server.route("/f.xml", rss(items, ttl=120), content_type="application/rss+xml", etag='"v1"')
+    server.route("/g.xml", rss(items, ttl=120), content_type="application/rss+xml")
+    server.route("/a", page("India, Pakistan backchannel", BODY))
+    pipeline, store = await make([{"name": "f", "url": server.url("/f.xml")},
+                                  {"name": "g", "url": server.url("/g.xml")}])
+    for name in ("f", "g"):
+        first = await pipeline.poll_feed(_claim(store, name))
+        assert first.ok and not first.not_modified
+        after_parse = store.get_feed(name)
+        assert after_parse is not None and after_parse.next_poll_reason == "RSS <ttl> 2h"
+        second = await pipeline.poll_feed(_claim(store, name))
+        assert second.ok and second.not_modified  # f: a 304; g: the same bytes again
+        state = store.get_feed(name)
+        assert state is not None and state.next_poll_reason == "RSS <ttl> 2h", name
+        assert state.next_poll_at - state.last_poll_at > timedelta(hours=1, minutes=30)  # 2 h, less jitter
+    assert server.hits("/a") == 1
     await pipeline.fetcher.aclose()
