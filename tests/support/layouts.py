@@ -751,12 +751,6 @@ def report(outcome: Outcome) -> str:
     return "\n".join(lines + outcome.faults + outcome.misses)
 
 
-def figures_json(fig: Figures) -> dict[str, Any]:
-    return {"precision": round(fig.precision, 3), "recall": round(fig.recall, 3), "tp": fig.tp, "fp": fig.fp,
-            "positives": fig.positives, "flagged": fig.flagged, "near_misses": fig.near_misses,
-            "safety_net": round(fig.safety_net, 3)}
-
-
 @dataclass(slots=True)
 class PollRun:
     """One `newswatch poll --once` over the site, scored, with what the commands said."""
