@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"poll --once exited {run.returncode}:\n{run.stderr[-2000:]}", file=sys.stderr)
     print(f"{run.pages} pages ({len(stories)} records x 2 layouts) in {len(run.feeds)} feeds, "
           f"polled and reviewed in {seconds:.1f} s; {len(out.missing)} not stored, "
-          f"{len(out.faults)} stored wrong (furniture in the body, body cut, title or date)\n")
+          f"{len(out.faults)} stored wrong (furniture in the body, body cut or from the feed, "
+          "title, date or language)\n")
     print("end to end (poll --once)")
     for name, fig in sorted(out.by_layout.items()):
         print(f"  {name:<11} {fig.line()}")

@@ -5,8 +5,8 @@ skips when they are absent) are served on 127.0.0.1 by `tests/support/layouts.py
 record in two of six page layouts whose sidebars, "Most read" and "More on this" boxes,
 comments and promos speak of India–Pakistan secret talks.  The real command polls the
 site with the shipped config (politeness relaxed for the loopback host only) into a SQLite
-file.  Every record must be stored from its page with its headline and date, with no
-furniture in its body and none of the body lost; and what the topic makes of it must
+file.  Every record must be stored from its page with its headline, date and language,
+with no furniture in its body and none of the body lost; and what the topic makes of it must
 score as the text-only figures nearly do: precision and recall >= 0.90 per layout, per
 set and overall, and on real coverage flagged articles plus near misses holding >= 97%
 of the positives, with no more near misses than flags.
@@ -32,7 +32,7 @@ def test_real_coverage_through_poll_once(tmp_path: Path, shared: Path) -> None:
     text = report(out)
     print(text)
     assert not out.missing, text  # every record stored, in every layout it was served in
-    assert not out.faults, text  # no furniture in a body, none cut short, headline and date right
+    assert not out.faults, text  # no furniture in a body, none cut short, headline, date, language right
     for name, fig in [*out.by_layout.items(), *out.by_set.items(), ("overall", out.overall)]:
         assert fig.precision >= 0.90 and fig.recall >= 0.90, f"{name}: {fig.line()}\n{text}"
     # the safety net is the target on real coverage; the written dev set's own

@@ -651,7 +651,7 @@ class Outcome:
     """One diagnostic line per false positive and false negative."""
     faults: list[str] = field(default_factory=list)
     """What was stored wrong whatever the topic said: furniture in the body, a body cut
-    short, the wrong headline or date."""
+    short or taken from the feed, the wrong headline, date or language."""
 
 
 def score(site: CoverageSite, base_url: str, db_file: Path, near_miss_urls: set[str]) -> Outcome:
@@ -660,7 +660,7 @@ def score(site: CoverageSite, base_url: str, db_file: Path, near_miss_urls: set[
     conn.row_factory = sqlite3.Row
     try:
         rows = {r["url"]: dict(r) for r in conn.execute(
-            "select url, title, text, text_from, method, fetch_error, published from articles")}
+            "select url, title, text, text_from, method, fetch_error, published, language from articles")}
         flagged = {r[0] for r in conn.execute(
             "select distinct a.url from articles a join matches m on m.article_id = a.id")}
     finally:
@@ -729,6 +729,10 @@ def _faults(p: Placement, row: dict[str, Any]) -> list[str]:
     expected = story.published.strftime("%Y-%m-%d") if story.published else ""
     if stored != expected:
         out.append(f"WRONG DATE {where}: stored {stored or 'none'}, the record says {story.date or 'none'}")
+    if row["text_from"] != "page":
+        out.append(f"NOT FROM THE PAGE {where}: {row['fetch_error']!r}")
+    if (row["language"] or "").split("-")[0].lower() != story.language:
+        out.append(f"WRONG LANGUAGE {where}: stored {row['language']!r}, the page says {story.language!r}")
     return out
 
 
