@@ -205,3 +205,44 @@ def test_short_paragraph_lines_side_by_side_at_the_end_are_kept() -> None:
 def test_one_or_two_short_lines_after_the_story_still_go() -> None:
     lines = _text(_page(f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><p>Festival desk</p><p>Tags</p>"))
     assert lines == [P1, P2, P3]
+
+
+TEASE = ("Officials in both capitals said the two envoys held quiet talks abroad last week, "
+         "the first such contact in months.")
+
+
+def _cards(n: int, item: str) -> str:
+    return "".join(item.format(i=i, tease=f"{TEASE} ({i})") for i in range(n))
+
+
+def test_teaser_cards_beside_the_story_are_dropped_without_class_words() -> None:
+    """A linked headline over an unlinked teaser, two or more side by side, is a box of
+    other stories however its markup is named: the story's column must not take it in."""
+    box = _cards(3, "<div class='it'><a href='/a{i}'>Envoys met in secret, officials say {i}</a>"
+                    "<div class='ds'>{tease}</div></div>")
+    lines = _text(
+        "<html><body><div class='row'><div class='c8'><h1>Festival opens</h1>"
+        f"<div class='txt'><p>{P1}</p><p>{P2}</p><p>{P3}</p></div>"
+        f"<div class='blk'><div class='bh'>More on this</div>{box}</div></div>"
+        f"<div class='c4'><div class='blk'><div class='bh'>Most read</div>{box}</div></div></div></body></html>"
+    )
+    assert lines == [P1, P2, P3]
+
+
+def test_teaser_cards_in_table_cells_are_dropped() -> None:
+    rows = _cards(2, "<tr><td><a href='/{i}.htm'>Envoys met in secret, officials say {i}</a><br>"
+                     "<font size='1'>{tease}</font></td></tr>")
+    lines = _text(
+        "<html><body><table><tr><td valign='top'><h1>Festival opens</h1>"
+        f"<p>{P1}</p><p>{P2}</p><p>{P3}</p><table><tr><td><b>More on this story</b></td></tr>{rows}</table>"
+        "</td></tr></table></body></html>"
+    )
+    assert lines == [P1, P2, P3]
+
+
+def test_a_long_list_of_teaser_cards_does_not_outweigh_a_short_story() -> None:
+    items = _cards(4, "<li><a href='/t{i}'><span>Envoys met in secret, officials say {i}</span></a>"
+                      "<p>{tease}</p></li>")
+    lines = _text(_page(f"<p>{P1}</p><p>{P2}</p>",
+                        f"<section class='amp-related'><h2>Trending now</h2><ul>{items}</ul></section>"))
+    assert lines == [P1, P2]

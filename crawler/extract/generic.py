@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -623,11 +624,70 @@ def _rescue_inner_cards(blocks: list[_Block], frames: list[_Frame], best: _Frame
             freed.add(id(f))
 
 
+# A teaser card: a linked headline of this many characters over one unlinked teaser of
+# this many, with at most _CARD_EXTRA more (a date, a section name) in its element.
+_HEADLINE_CHARS = (15, 200)
+_TEASER_CHARS = (25, 320)
+_CARD_EXTRA = 60
+
+
+def _mark_teaser_cards(blocks: list[_Block]) -> None:
+    """Mark boxes of other stories as furniture by their shape, whatever they are named.
+
+    "More on this", "Most read" and "Trending" boxes are cards of a linked headline over
+    a one-sentence teaser, two or more side by side. Class words miss them on div-soup
+    and table layouts, and a teaser list can outweigh a short story; the article's own
+    paragraphs are not linked headlines each in an element of its own.
+    """
+    inside: dict[int, int] = {}  # characters of text under each frame
+    for block in blocks:
+        f: _Frame | None = block.owner
+        while f is not None:
+            inside[id(f)] = inside.get(id(f), 0) + len(block.text)
+            f = f.parent
+    cards: dict[int, _Frame] = {}
+    for head, teaser in pairwise(blocks):
+        if not (head.chars and head.link_chars * 2 > head.chars
+                and _HEADLINE_CHARS[0] <= len(head.text) <= _HEADLINE_CHARS[1]):
+            continue
+        if teaser.link_chars or not _TEASER_CHARS[0] <= len(teaser.text) <= _TEASER_CHARS[1]:
+            continue
+        card = _common_frame(head.owner, teaser.owner)
+        if card is None or card.parent is None or card.tag in _PAGE_TAGS:
+            continue
+        if inside.get(id(card), 0) <= len(head.text) + len(teaser.text) + _CARD_EXTRA:
+            cards[id(card)] = card
+    groups: dict[int, list[_Frame]] = {}
+    for card in cards.values():
+        slot = card  # climb wrappers that hold nothing but the card (a table row)
+        while slot.parent is not None and inside.get(id(slot.parent), 0) == inside.get(id(slot), 0):
+            slot = slot.parent
+        if slot.parent is not None:
+            groups.setdefault(id(slot.parent), []).append(card)
+    for group in groups.values():
+        if len(group) >= 2:
+            for card in group:
+                card.hint = 2
+
+
+def _common_frame(a: _Frame, b: _Frame) -> _Frame | None:
+    ancestors: set[int] = set()
+    f: _Frame | None = a
+    while f is not None:
+        ancestors.add(id(f))
+        f = f.parent
+    f = b
+    while f is not None and id(f) not in ancestors:
+        f = f.parent
+    return f
+
+
 def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Block]:
     """Score containers and return the body blocks of the best one, in order."""
     for block in blocks:
         block.text = "".join(block.parts).strip()
         block.heading = block.owner.heading
+    _mark_teaser_cards(blocks)
     _resolve_hints(blocks, frames)
     for frame in frames:
         frame.score = frame.prose = frame.furniture = 0.0
