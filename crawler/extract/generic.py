@@ -6,8 +6,9 @@ inside page furniture (nav, footer, share bars, related boxes, comments), as tol
 tags, ARIA roles and class/id words. Article prose is long, sentence-like and unlinked;
 furniture is short, link-heavy or hinted. Every block votes for all of its block-level
 ancestors with a signed weight, so the best-scoring element is the one that holds the
-most prose and the least furniture: the article container. Its blocks, minus the
-furniture inside it, are the body; leading furniture (headline, byline, dates) before
+most prose and the least furniture: the article container, with the siblings that carry
+the same story on (a body split around an ad). Their blocks, minus the furniture inside
+them, are the body; leading furniture (headline, byline, dates) before
 the first real paragraph and trailing furniture after the last one are trimmed, but
 lists, `<br>` lines and the headings that lead into them stay, and promos and a press
 release's company boilerplate at the end go. A page footer never wins.
