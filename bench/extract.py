@@ -7,12 +7,18 @@ pages / sum of per-page times. The two take turns on every page, so that load fr
 other work on the machine falls on both alike. Quality is scored with the benchmark's own `score.py`.
 
     .venv/bin/python bench/extract.py [BENCH_DIR] [--split all|tune|held-out] [--passes 3]
-        [--worst N] [--recall N] [--no-trafilatura]
+        [--worst N] [--recall N] [--no-trafilatura] [--perturb]
 
 `--split` estimates what happens on pages the extractor was never tuned on: the dev pages
 are split deterministically by a hash of their ids into a tuning part (two thirds) and
 a held-out part (a third). Tune while looking only at `tune` (its `--worst`
 list included); report `held-out` beside trafilatura's figure from the same run.
+
+`--perturb` (tune pages only) re-scores the pages after editing the element that holds
+most of the truth's paragraphs the way unseen layouts differ: the body split in two
+around an ad or an image, the rest in a class-less sibling, paragraphs turned into list
+items or `<br>` lines. The truth text stays the same, so what a rule loses there it
+would lose on pages built that way.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -33,6 +40,8 @@ from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.extract import SiteProfiles, extract
 
@@ -170,6 +179,119 @@ def _print_recall(
         print(f"{line}  {page_id}")
 
 
+_WORD = re.compile(r"\w+")
+_AD = '<div class="ad-slot"><span>Advertisement</span></div>'
+_FIGURE = '<figure><img src="photo.jpg"><figcaption>A photo and its credit</figcaption></figure>'
+
+
+def _runs(text: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text)
+    return {tuple(words[i : i + 4]) for i in range(len(words) - 3)}
+
+
+def _truth_paragraphs(tree: LexborHTMLParser, truth_text: str) -> tuple[LexborNode | None, list[LexborNode]]:
+    """The element holding most of the `<p>` whose text is the truth's, and those `<p>`."""
+    truth_runs = _runs(truth_text)
+    by_parent: dict[int, list[LexborNode]] = {}
+    parents: dict[int, LexborNode] = {}
+    for p in tree.css("p"):
+        runs = _runs(p.text())
+        if len(runs) >= 5 and len(runs & truth_runs) > 0.8 * len(runs) and p.parent is not None:
+            by_parent.setdefault(p.parent.mem_id, []).append(p)
+            parents[p.parent.mem_id] = p.parent
+    if not by_parent:
+        return None, []
+    key = max(by_parent, key=lambda k: len(by_parent[k]))
+    return parents[key], by_parent[key]
+
+
+def _fragment(html: str) -> list[LexborNode]:
+    holder = LexborHTMLParser(f"<div>{html}</div>").css_first("div")
+    return list(holder.iter(include_text=False)) if holder is not None else []
+
+
+def _split(container: LexborNode, paragraphs: list[LexborNode], share: float, between: str, same_class: bool) -> None:
+    """Close the container before paragraph `share` of the way in; the rest goes to a sibling."""
+    cut = paragraphs[max(1, min(len(paragraphs) - 1, round(share * len(paragraphs))))]
+    rest: list[LexborNode] = []
+    node, seen = container.first_child, False
+    while node is not None:
+        seen = seen or node.mem_id == cut.mem_id
+        if seen:
+            rest.append(node)
+        node = node.next
+    cls = container.attributes.get("class") if same_class else None
+    opening = f'<{container.tag} class="{cls}">' if cls else f"<{container.tag}>"
+    last = container
+    for node in _fragment(f"{between}{opening}</{container.tag}>"):
+        last.insert_after(node)
+        last = last.next
+    for node in rest:
+        last.insert_child(node)
+        node.decompose()
+
+
+def _replace(paragraphs: list[LexborNode], start: int, count: int, html: str) -> None:
+    run = paragraphs[start : start + count]
+    for node in _fragment(html):
+        run[0].insert_before(node)
+    for p in run:
+        p.decompose()
+
+
+def _as_list(c: LexborNode, ps: list[LexborNode]) -> None:
+    run = ps[len(ps) // 2 : len(ps) // 2 + 3]
+    _replace(ps, len(ps) // 2, 3, "<ul>" + "".join(f"<li>{p.inner_html}</li>" for p in run) + "</ul>")
+
+
+def _as_br_lines(c: LexborNode, ps: list[LexborNode]) -> None:
+    run = ps[len(ps) // 2 : len(ps) // 2 + 3]
+    _replace(ps, len(ps) // 2, 3, "<div>" + "<br><br>".join(p.inner_html or "" for p in run) + "</div>")
+
+
+def _last_as_short_lines(c: LexborNode, ps: list[LexborNode]) -> None:
+    words = ps[-1].text().split()
+    lines = "<br>".join(" ".join(words[i : i + 4]) for i in range(0, len(words), 4))
+    _replace(ps, len(ps) - 1, 1, f"<p>{lines}</p>")
+
+
+PERTURBATIONS: dict[str, Callable[[LexborNode, list[LexborNode]], None]] = {
+    "split at 10 % around an ad": lambda c, ps: _split(c, ps, 0.1, _AD, True),
+    "split at 90 % around an ad": lambda c, ps: _split(c, ps, 0.9, _AD, True),
+    "split at 10 % around an image": lambda c, ps: _split(c, ps, 0.1, _FIGURE, True),
+    "rest in a class-less sibling (30 %)": lambda c, ps: _split(c, ps, 0.3, _AD, False),
+    "three paragraphs as list items": _as_list,
+    "three paragraphs as <br> lines": _as_br_lines,
+    "last paragraph as short lines": _last_as_short_lines,
+}
+
+
+def _print_perturbed(scorer: ModuleType, truth: dict[str, Any], pages: dict[str, str]) -> None:
+    """F1/P/R of our extractor on the pages as they are and under each perturbation."""
+    edited: dict[str, dict[str, str]] = {name: {} for name in PERTURBATIONS}
+    for page_id, html in pages.items():
+        for name, edit in PERTURBATIONS.items():
+            tree = LexborHTMLParser(html)
+            container, paragraphs = _truth_paragraphs(tree, truth[page_id].get("articleBody", ""))
+            if container is None or len(paragraphs) < 4:
+                break  # too few paragraphs in one element to edit: the page is left out
+            edit(container, paragraphs)
+            edited[name][page_id] = tree.html or ""
+    ids = sorted(edited[next(iter(PERTURBATIONS))])
+    run = _ours(SiteProfiles())
+
+    def row(name: str, source: dict[str, str]) -> None:
+        scores = [scorer.page_scores(truth[i].get("articleBody", ""), run(source[i], truth[i].get("url", ""))) for i in ids]
+        r = scorer.aggregate(scores)
+        print(f"{name:<38} {r['f1']:6.3f} {r['precision']:6.3f} {r['recall']:6.3f}")
+
+    print(f"\nperturbed layouts ({len(ids)} pages with 4+ truth paragraphs in one element):")
+    print(f"{'layout':<38} {'F1':>6} {'P':>6} {'R':>6}")
+    row("as published", pages)
+    for name in PERTURBATIONS:
+        row(name, edited[name])
+
+
 def _fmt(value: float | None) -> str:
     return "  -  " if value is None else f"{value:.3f}"
 
@@ -184,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="list the N pages of the split where we keep least of the reference text")
     ap.add_argument("--no-trafilatura", action="store_true", help="skip the reference run")
     ap.add_argument("--save", metavar="FILE", help="write our predictions as JSON for score.py")
+    ap.add_argument("--perturb", action="store_true",
+                    help="also score the tune pages with their body split or reshaped")
     args = ap.parse_args(argv)
+    if args.perturb and args.split != "tune":
+        print("--perturb reads the pages' truth to edit them: tune pages only", file=sys.stderr)
+        return 2
 
     bench = Path(args.bench)
     if not (bench / "dev" / "ground-truth.json").is_file():
@@ -206,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     _print(rows)
     if args.save:
         Path(args.save).write_text(json.dumps(ours, ensure_ascii=False), encoding="utf-8")
+    if args.perturb:
+        _print_perturbed(scorer, truth, pages)
     if args.recall:
         _print_recall(scorer, truth, results, [name for name, _ in named], args.recall)
     if args.worst:

@@ -246,3 +246,49 @@ def test_a_long_list_of_teaser_cards_does_not_outweigh_a_short_story() -> None:
     lines = _text(_page(f"<p>{P1}</p><p>{P2}</p>",
                         f"<section class='amp-related'><h2>Trending now</h2><ul>{items}</ul></section>"))
     assert lines == [P1, P2]
+
+
+MORE = [f"Paragraph {n} of the story goes on about the parade and the crowds that came to see it." for n in range(12)]
+
+
+def test_an_article_split_around_an_inline_ad_is_kept_whole() -> None:
+    body = "".join(f"<p>{m}</p>" for m in MORE)
+    html = (
+        "<html><body><div class='story-wrap'><div class='share-tools'><a href='#'>Share</a>"
+        "<a href='#'>Tweet</a><a href='#'>Email</a><a href='#'>Print this page</a></div>"
+        f"<div class='article-body'>{body}</div><div class='ad-slot'>Advertisement</div>"
+        f"<div class='article-body'><p>{P3}</p></div></div></body></html>"
+    )
+    assert _text(html) == [*MORE, P3]
+
+
+def test_the_other_part_of_a_weakly_hinted_container_shares_its_verdict() -> None:
+    body = "".join(f"<p>{m}</p>" for m in MORE)
+    html = (
+        f"<html><body><main><div class='widget-area'>{body}</div><div class='ad-slot'>Advertisement</div>"
+        f"<div class='widget-area'><p>{P1}</p><p>{P2}</p></div></main>"
+        "<div class='widget-links'><a href='/a'>Weather</a></div></body></html>"
+    )
+    assert _text(html) == [*MORE, P1, P2]
+
+
+def test_two_paragraphs_in_a_sibling_carry_the_story_on_but_a_lone_bio_does_not() -> None:
+    body = "".join(f"<p>{m}</p>" for m in MORE * 2)  # too large a part for the rest to climb
+    bio = "Jo Writer is a reporter who has covered the festival for the paper since the year 2001."
+    html = (
+        f"<html><body><main><div class='a'>{body}</div><figure><img src='x.jpg'></figure>"
+        f"<div class='b'><p>{P1}</p><p>{P2}</p></div><div class='c'><p>{bio}</p></div>"
+        "</main></body></html>"
+    )
+    assert _text(html) == [*MORE, *MORE, P1, P2]
+
+
+def test_a_paragraph_set_straight_in_the_containers_parent_is_kept() -> None:
+    loose = "A loose opening paragraph set straight in the wrapper, with no element of its own around it."
+    body = "".join(f"<p>{m}</p>" for m in MORE * 2)
+    html = (
+        f"<html><body><div class='post'><div class='byline'>By Jo Writer</div>{loose}"
+        f"<div class='text'>{body}</div><div class='tags'><a href='/t'>Parades</a></div>"
+        "</div></body></html>"
+    )
+    assert _text(html) == [loose, *MORE, *MORE]

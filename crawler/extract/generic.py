@@ -6,8 +6,9 @@ inside page furniture (nav, footer, share bars, related boxes, comments), as tol
 tags, ARIA roles and class/id words. Article prose is long, sentence-like and unlinked;
 furniture is short, link-heavy or hinted. Every block votes for all of its block-level
 ancestors with a signed weight, so the best-scoring element is the one that holds the
-most prose and the least furniture: the article container. Its blocks, minus the
-furniture inside it, are the body; leading furniture (headline, byline, dates) before
+most prose and the least furniture: the article container, with the siblings that carry
+the same story on (a body split around an ad). Their blocks, minus the furniture inside
+them, are the body; leading furniture (headline, byline, dates) before
 the first real paragraph and trailing furniture after the last one are trimmed, but
 lists, `<br>` lines and the headings that lead into them stay, and promos and a press
 release's company boilerplate at the end go. A page footer never wins.
@@ -113,6 +114,10 @@ class _Frame:
     score: float = 0.0
     prose: float = 0.0
     furniture: float = 0.0
+    paragraphs: int = 0
+    """How many real paragraphs (blocks voting `_PARAGRAPH_VOTE` or more) it holds."""
+    names: str = ""
+    """Its class attribute: a body split around an ad repeats its container's class."""
 
 
 @dataclass(slots=True, eq=False)
@@ -239,15 +244,18 @@ def _walk(root: LexborNode, use_hints: bool) -> tuple[list[_Block], list[_Frame]
             current = None
             if tag in _VOID_BLOCKS:
                 continue
+            names = ""
             if tag in _UNHINTED or owner.hint == 2:
                 hint = 0
             elif use_hints:
-                hint = _hint_level(tag, node.attributes)
+                attrs = node.attributes
+                hint = _hint_level(tag, attrs)
+                names = attrs.get("class") or "" if attrs else ""
             elif tag in _PAGE_TAGS:
                 hint = 0
             else:  # even a page whose class words mislead has its footer last
                 hint = 2 if tag == "footer" or _is_footer(node.attributes) else 0
-            owner = _Frame(owner, tag, hint, tag if tag in _HEADINGS else owner.heading)
+            owner = _Frame(owner, tag, hint, tag if tag in _HEADINGS else owner.heading, names=names)
             frames.append(owner)
         elif tag == "a":
             in_link = True
@@ -324,6 +332,61 @@ def _widen(best: _Frame) -> _Frame:
             climbs += 1
         node = parent
     return node if node.prose > 0 else best
+
+
+# A sibling of the container that holds a block voting this much holds a real paragraph
+# (about 80 characters of sentence in a `<p>`, or 120 of text).
+_PARAGRAPH_VOTE = 150.0
+_SIBLING_PARAGRAPHS = 2
+
+
+def _sibling_parts(best: _Frame, frames: list[_Frame]) -> set[int]:
+    """The container and its siblings that carry the same article on.
+
+    An article is often split over sibling elements, around an inline ad, an image or a
+    newsletter slot. Decay makes the largest part win, and climbing to the parent is
+    refused when the other part is small or the parent holds furniture too. A sibling that
+    repeats the container's tag and class, or holds two real paragraphs and little
+    furniture, is the rest of the story; one lone paragraph beside it (an author's bio, a
+    caption, a standfirst the reader sees as furniture) is not enough.
+    """
+    parts = {id(best)}
+    parent = best.parent
+    if parent is None or parent.tag in _PAGE_TAGS:
+        return parts  # the page's own sections are not one article
+    twins: set[int] = set()
+    for f in frames:
+        if f.parent is not parent or f is best:
+            continue
+        if best.names and f.tag == best.tag and f.names == best.names:
+            # the same class words get the same verdict: a weak hint that the container
+            # outgrew by its share of the page's prose does not make its other part furniture
+            if f.boiler and f.hint == 1 and best.hint == 1:
+                twins.add(id(f))
+            elif not f.boiler and f.prose > 0 and (f.score > 0 or f.paragraphs):
+                parts.add(id(f))  # its share bar and tags may outweigh a last paragraph
+        elif (
+            not f.boiler
+            and f.paragraphs >= _SIBLING_PARAGRAPHS
+            and f.furniture <= _CLIMB_CLEAN * f.prose
+        ):
+            parts.add(id(f))
+    if twins:
+        _free(frames, twins)
+        parts |= twins
+    return parts
+
+
+def _in_parts(block: _Block, parts: set[int], parent: _Frame | None) -> bool:
+    """Inside one of the article's parts, or a real paragraph set directly in their parent."""
+    f: _Frame | None = block.owner
+    if f is parent and parent is not None:
+        return len(block.text) >= 80 and block.link_chars * 4 < block.chars
+    while f is not None and f is not parent:
+        if id(f) in parts:
+            return True
+        f = f.parent
+    return False
 
 
 def _is_inside(frame: _Frame | None, container: _Frame) -> bool:
@@ -617,9 +680,13 @@ def _rescue_inner_cards(blocks: list[_Block], frames: list[_Frame], best: _Frame
     }
     if not rescued:
         return
-    freed: set[int] = set()
+    _free(frames, rescued)
+
+
+def _free(frames: list[_Frame], freed: set[int]) -> None:
+    """Un-mark the frames in `freed` as furniture, and their unhinted descendants."""
     for f in frames:  # parents come before their children
-        if id(f) in rescued or (f.parent is not None and id(f.parent) in freed and f.hint == 0):
+        if id(f) in freed or (f.parent is not None and id(f.parent) in freed and f.hint == 0):
             f.boiler = False
             freed.add(id(f))
 
@@ -691,6 +758,7 @@ def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Blo
     _resolve_hints(blocks, frames)
     for frame in frames:
         frame.score = frame.prose = frame.furniture = 0.0
+        frame.paragraphs = 0
     for block in blocks:
         if not block.text:
             continue
@@ -701,6 +769,8 @@ def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Blo
             while f is not None:
                 f.score += w
                 f.prose += raw
+                if raw >= _PARAGRAPH_VOTE:
+                    f.paragraphs += 1
                 w *= _DECAY
                 f = f.parent
         else:
@@ -715,7 +785,8 @@ def _select(blocks: list[_Block], frames: list[_Frame], title: str) -> list[_Blo
     best = _widen(best)
     _rescue_inner_cards(blocks, frames, best)
     title_key = _key(title) if title else ""
-    chosen = [b for b in blocks if _is_inside(b.owner, best)]
+    parts = _sibling_parts(best, frames)
+    chosen = [b for b in blocks if _in_parts(b, parts, best.parent)]
     for b in chosen:
         b.text = clean_paragraph(b.text)
     return _trim(_drop_teasers([b for b in chosen if _keep(b, title_key)]))
