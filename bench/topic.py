@@ -12,7 +12,10 @@ blind set `tests/fixtures/rules/blind.jsonl` (written for us by someone who neve
 rules; each article names its phrasing class): all of it, the tuning half (even lines)
 and the held-out half (odd lines), and recall or precision per class; and the same for
 the second blind set `tests/fixtures/rules/blind2.jsonl` (written later, by someone who
-never saw the rules: its even lines were tuned on in the third round, its odd lines held out).
+never saw the rules: its even lines were tuned on in the third round, its odd lines held out);
+and the third, `tests/fixtures/rules/blind3.jsonl` (150 excerpts by two more writers, 6
+borderline and skipped: its even lines were tuned on in the fourth round, its odd lines held
+out).  `--no-held-out` leaves out the figures of blind3's odd lines, for tuning runs.
 Nothing is asserted: `tests/test_topic_real.py` holds the targets.
 
 Phrasing classes are found by what a positive says, with our own patterns, not by hand:
@@ -42,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RULES = ROOT / "config" / "rules" / "india-pakistan-backchannel.toml"
 BLIND = ROOT / "tests" / "fixtures" / "rules" / "blind.jsonl"
 BLIND2 = ROOT / "tests" / "fixtures" / "rules" / "blind2.jsonl"
+BLIND3 = ROOT / "tests" / "fixtures" / "rules" / "blind3.jsonl"
 
 _BACK_CHANNEL = re.compile(r"back[\s\-\u2010\u2011]?channel|बैक[\s-]?चैनल|بیک چینل", re.I)
 
@@ -65,8 +69,13 @@ CLASSES: dict[str, Callable[[str], bool]] = {
 }
 
 
+def _labelled(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows labelled 0 or 1 (a borderline row is neither)."""
+    return [r for r in rows if r.get("label") in (0, 1, "0", "1")]
+
+
 def _rows(path: Path) -> list[dict[str, Any]]:
-    return [r for r in read_labelled(path) if r.get("label") in (0, 1, "0", "1")]
+    return _labelled(read_labelled(path))
 
 
 def _pr(ruleset: RuleSet, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -98,6 +107,7 @@ def safety_net(ruleset: RuleSet, rows: list[dict[str, Any]]) -> dict[str, int]:
 
 def by_class(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Rows grouped by `class` and label: a class such as spy-fiction holds both."""
+    rows = _labelled(rows)
     labels: dict[str, set[int]] = {}
     for row in rows:
         labels.setdefault(str(row.get("class") or "?"), set()).add(int(row["label"]))
@@ -114,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("shared", type=Path, help="the shared data folder (../shared)")
     ap.add_argument("--rules", type=Path, default=DEFAULT_RULES, help="the topic file to measure")
+    ap.add_argument("--no-held-out", action="store_true",
+                    help="leave out blind3's odd lines (held out: looked at once, at the end)")
     args = ap.parse_args(argv)
     ruleset = load_topics([args.rules])
     real = _rows(args.shared / "topic-real" / "articles.jsonl")
@@ -139,10 +151,16 @@ def main(argv: list[str] | None = None) -> None:
 
     blind = list(read_labelled(BLIND))
     blind2 = list(read_labelled(BLIND2))
-    for name, data in (("blind", blind), ("blind2", blind2)):
-        print(f"\n{name}, all ({len(data)}):           {_fmt(_pr(ruleset, data))}")
-        print(f"{name}, even half ({len(data[0::2])}):     {_fmt(_pr(ruleset, data[0::2]))}")
-        print(f"{name}, odd half ({len(data[1::2])}):      {_fmt(_pr(ruleset, data[1::2]))}")
+    # halves by line number, borderline lines included, as the protocol splits them
+    blind3 = list(read_labelled(BLIND3))
+    blind3_seen = blind3[0::2] if args.no_held_out else blind3
+    for name, data in (("blind", blind), ("blind2", blind2), ("blind3", blind3_seen)):
+        if name == "blind3" and args.no_held_out:
+            print(f"\nblind3, even half only ({len(_labelled(data))} labelled): {_fmt(_pr(ruleset, data))}")
+        else:
+            print(f"\n{name}, all ({len(_labelled(data))}):           {_fmt(_pr(ruleset, data))}")
+            print(f"{name}, even half ({len(_labelled(data[0::2]))}):     {_fmt(_pr(ruleset, data[0::2]))}")
+            print(f"{name}, odd half ({len(_labelled(data[1::2]))}):      {_fmt(_pr(ruleset, data[1::2]))}")
         print(f"\n{name} per class (its `class` field): positives caught, or negatives kept out")
         for cls, rows in sorted(by_class(data).items()):
             kind = "caught" if int(rows[0]["label"]) == 1 else "kept out"
@@ -150,7 +168,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {cls:24s} {kind:8s} {right:3d}/{len(rows):<3d} = {right / len(rows):.3f}")
 
     print("\npage furniture (one line appended to every article, variants in turn)")
-    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind", blind), ("blind2", blind2)):
+    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind", _labelled(blind)),
+                       ("blind2", _labelled(blind2)), ("blind3", _labelled(blind3_seen))):
         for label, lines, headline in (("plain", (), True), ("+ Also read (cricket)", ALSO_READ, True),
                                        ("+ Related (other pair)", RELATED, True), ("no headline", (), False),
                                        ("no headline + Also read", ALSO_READ, False),
@@ -159,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nnear misses (the safety net: flagged + near misses should hold >= 97% of positives,"
           " near misses <= flagged)")
-    for name, data in (("topic-real", real), ("topic-dev", dev)):
+    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind3", _labelled(blind3_seen))):
         s = safety_net(ruleset, data)
         print(f"  {name:10s} flagged {s['flagged']}, near misses {s['near_misses']}, positives held "
               f"{s['held']}/{s['positives']} = {s['held'] / s['positives']:.3f}")

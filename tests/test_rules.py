@@ -133,6 +133,28 @@ def test_nested_near() -> None:
     assert not matches(q, "India and Pakistan a b c d e talks")
 
 
+def test_nested_near_finds_a_word_inside_the_inner_span() -> None:
+    """The other side may stand between the inner NEAR's two words ("ambassadors from India met")."""
+    q = "(ambassadors NEAR/20 met) NEAR/20 india"
+    assert matches(q, "Former ambassadors from India met here")
+    assert matches("india NEAR/20 (ambassadors NEAR/20 met)", "Former ambassadors from India met here")
+    assert matches(q, "India: former ambassadors met here")
+    # its own words are not a second side: "met" is inside the span, not near it
+    assert not matches("(ambassadors NEAR/5 met) NEAR/5 met", "Former ambassadors from India met here")
+    assert not matches("(ambassadors NEAR/5 met) NEAR/5 (met OR ambassadors)", "ambassadors a b met")
+    # the distance still counts, to the nearest word of the inner span
+    assert not matches("(ambassadors NEAR/20 met) NEAR/1 india",
+                       "Former ambassadors of the old states from India a b c d met here")
+    assert matches("(ambassadors NEAR/20 met) NEAR/1 india",
+                   "Former ambassadors of the old states from India a met here")
+    # ONEAR: the left side's first word comes first
+    assert matches("(ambassadors NEAR/20 met) ONEAR/20 india", "Former ambassadors from India met here")
+    assert not matches("india ONEAR/20 (ambassadors NEAR/20 met)", "Former ambassadors from India met here")
+    # and the sentence still bounds it
+    assert not matches("(ambassadors NEAR/20 met) NEAR/20s india",
+                       "Former ambassadors. From India. They met here")
+
+
 # ── fields ─────────────────────────────────────────────────────────────────────
 
 

@@ -119,15 +119,17 @@ def test_units_follow_the_gaps_between_words() -> None:
     assert paragraphs == [0, 0, 0, 1, 1, 1, 1]
 
 
-@pytest.mark.parametrize("within", ["s", "p"])
-def test_near_strategies_agree_with_units(within: str) -> None:
-    """Pairwise and bisection NEAR keep the same occurrences when bounded by sentences."""
-    rng = random.Random(7)
-    words = ["india", "pakistan", "talks", "secret", "the", "of", "said.", "Then", "\n"]
-    query = compile_query(f"(india OR pakistan) NEAR/6{within} (talks OR secret)")
+def _strategies_agree(query_text: str, words: list[str], seed: int) -> int:
+    """Pairwise and bisection NEAR on 200 random texts: same occurrences and anchors.
+
+    Returns how many texts put a right-side occurrence strictly inside a left-side span.
+    """
+    rng = random.Random(seed)
+    query = compile_query(query_text)
     near = query.root
     assert isinstance(near, Near)
     rs = RuleSet([topic_from_query(str(query))])
+    inside = 0
     for _ in range(200):
         doc = Document(body=" ".join(rng.choice(words) for _ in range(rng.randint(5, 120))))
         ix = DocIndex(doc, rs.vocab)
@@ -137,6 +139,22 @@ def test_near_strategies_agree_with_units(within: str) -> None:
         near._pairs(left, right, *a, ix)
         near._bisect(left, right, *b, ix)
         assert a == b
+        inside += any(ls < rs and re_ < le for _, ls, le in left for _, rs, re_ in right)
+    return inside
+
+
+@pytest.mark.parametrize("within", ["s", "p"])
+def test_near_strategies_agree_with_units(within: str) -> None:
+    """Pairwise and bisection NEAR keep the same occurrences when bounded by sentences."""
+    words = ["india", "pakistan", "talks", "secret", "the", "of", "said.", "Then", "\n"]
+    _strategies_agree(f"(india OR pakistan) NEAR/6{within} (talks OR secret)", words, 7)
+
+
+def test_near_strategies_agree_on_nested_spans() -> None:
+    """Pairwise and bisection NEAR agree when one side can stand inside the other's span."""
+    words = ["ambassadors", "india", "met", "pakistan", "the", "of", "said.", "Then"]
+    # (the random texts do put a side inside the other's span)
+    assert _strategies_agree("(ambassadors NEAR/4 met) NEAR/3s (india OR pakistan OR met)", words, 11)
 
 
 def test_vocabulary_is_unchanged_by_units() -> None:

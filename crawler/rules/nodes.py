@@ -460,6 +460,60 @@ class Near(Node):
         ix.cache[(self, "anchors")] = sorted(anchors)
         return result
 
+    def _pair(self, ix: DocIndex | None, left: Occurrence, right: Occurrence) -> bool:
+        """Whether one occurrence of each side are near each other (same field, distance, order, unit)."""
+        lf, ls, le = left
+        rf, rs, re_ = right
+        if rf != lf:
+            return False
+        n = self._apart()
+        if le <= rs:
+            ok = rs - le <= n
+        elif re_ <= ls:
+            ok = not self.ordered and ls - re_ <= n
+        else:
+            ok = ix is not None and self._interleaved(ix, left, right)
+        if ok and self.within and ix is not None:
+            ok = self._same_unit(ix.fields.get(lf), min(ls, rs), max(le, re_))
+        return ok
+
+    def _interleaved(self, ix: DocIndex, left: Occurrence, right: Occurrence) -> bool:
+        """Overlapping spans: near when they share no word and their nearest words are close.
+
+        A NEAR's span has gaps ("ambassadors from India met" is `ambassadors NEAR met`), and
+        the other side may stand in one of them; two spans that share a word are the same
+        words, not two near each other.
+        """
+        lw = _words(self.left, ix, left)
+        rw = _words(self.right, ix, right)
+        if not lw or not rw or not lw.isdisjoint(rw):
+            return False
+        if self.ordered and min(rw) < min(lw):
+            return False
+        gap = min(abs(i - j) for i in lw for j in rw) - 1
+        return gap <= self._apart()
+
+    def words(self, ix: DocIndex, occ: Occurrence) -> frozenset[int]:
+        """The token positions of the words that make up one of this NEAR's occurrences."""
+        key = (self, "words", occ)
+        cached = ix.cache.get(key)
+        if cached is not None:
+            return cached
+        f, lo, hi = occ
+        found: frozenset[int] = frozenset()
+        right = [r for r in self.right.occurrences(ix) if r[0] == f and lo <= r[1] and r[2] <= hi]
+        for left in self.left.occurrences(ix):
+            if left[0] != f or left[1] < lo or left[2] > hi:
+                continue
+            for r in right:
+                if min(left[1], r[1]) == lo and max(left[2], r[2]) == hi and self._pair(ix, left, r):
+                    found = _words(self.left, ix, left) | _words(self.right, ix, r)
+                    break
+            if found:
+                break
+        ix.cache[key] = found
+        return found
+
     def _pairs(self, left: list[Occurrence], right: list[Occurrence],
                out: set[Occurrence], anchors: set[Occurrence], ix: DocIndex | None = None) -> None:
         """Every pair compared: the fastest way for the few occurrences most articles have."""
@@ -473,7 +527,7 @@ class Near(Node):
                 elif re_ <= ls:
                     ok = not self.ordered and ls - re_ <= n
                 else:
-                    ok = False  # overlapping spans are the same words, not two near each other
+                    ok = ix is not None and self._interleaved(ix, (lf, ls, le), (rf, rs, re_))
                 if ok and self.within and ix is not None:
                     ok = self._same_unit(ix.fields.get(lf), min(ls, rs), max(le, re_))
                 if ok:
@@ -484,23 +538,23 @@ class Near(Node):
                 out: set[Occurrence], anchors: set[Occurrence], ix: DocIndex | None = None) -> None:
         """Each left occurrence finds its neighbours by bisection: for long, dense texts."""
         n = self._apart()
-        by_field: dict[str, tuple[list[int], list[Occurrence], list[int], list[Occurrence]]] = {}
+        by_field: dict[str, tuple[list[int], list[Occurrence], list[int], list[Occurrence], int]] = {}
         for f in {o[0] for o in right}:
             occs = [o for o in right if o[0] == f]
             by_start = sorted(occs, key=lambda o: o[1])
             by_end = sorted(occs, key=lambda o: o[2])
-            by_field[f] = ([o[1] for o in by_start], by_start, [o[2] for o in by_end], by_end)
+            longest = max(o[2] - o[1] for o in occs)
+            by_field[f] = ([o[1] for o in by_start], by_start, [o[2] for o in by_end], by_end, longest)
         for lf, ls, le in left:
             near = by_field.get(lf)
             if near is None:
                 continue
-            starts, by_start, ends, by_end = near
+            starts, by_start, ends, by_end, longest = near
             # after: the right side starts at most n words after the left ends
             found = by_start[bisect_left(starts, le):bisect_right(starts, le + n)]
             if not self.ordered:
                 # before: the right side ends at most n words before the left starts
                 found = found + by_end[bisect_left(ends, ls - n):bisect_right(ends, ls)]
-            # (overlapping spans are the same words, not two near each other: never found)
             fi = ix.fields.get(lf) if ix is not None else None
             kept = False
             for _, rs, re_ in found:
@@ -508,6 +562,12 @@ class Near(Node):
                 if self._same_unit(fi, lo, hi):
                     out.add((lf, lo, hi))
                     kept = True
+            # overlapping: the right side starts inside the left's span, or ends inside it
+            if ix is not None:
+                for o in by_start[bisect_left(starts, ls - longest + 1):bisect_left(starts, le)]:
+                    if o[2] > ls and self._pair(ix, (lf, ls, le), o):
+                        out.add((lf, min(ls, o[1]), max(le, o[2])))
+                        kept = True
             if kept:
                 anchors.add((lf, ls, le))
 
@@ -554,6 +614,17 @@ class Near(Node):
 
     def terms(self) -> list[Term]:
         return self.left.terms() + self.right.terms()
+
+
+def _words(node: Node, ix: DocIndex, occ: Occurrence) -> frozenset[int]:
+    """The token positions of an occurrence's own words: all of a term's span, a NEAR's two sides."""
+    if isinstance(node, Near):
+        return node.words(ix, occ)
+    if isinstance(node, Or):
+        for c in node.children:
+            if isinstance(c, Near | Or) and occ in c.occurrences(ix):
+                return _words(c, ix, occ)
+    return frozenset(range(occ[1], occ[2]))
 
 
 @dataclass(eq=False)
