@@ -48,6 +48,8 @@ log = logging.getLogger("newswatch.daemon")
 
 STOP_GRACE = 7.0
 """Seconds in-flight polls get to finish on SIGTERM before they are cancelled (systemd waits 10 s)."""
+WORKER_IDLE = 60.0
+"""Seconds without a page to judge after which the extraction worker process is stopped."""
 
 
 def feed_configs(runtime: Runtime) -> list[FeedConfig]:
@@ -223,6 +225,8 @@ class Daemon:
                           max_instances=1, coalesce=True)
         scheduler.add_job(self._group_stories, "interval", minutes=1, id="stories", max_instances=1,
                           coalesce=True, next_run_time=datetime.now(UTC) + timedelta(seconds=5))
+        scheduler.add_job(self._idle_worker, "interval", seconds=WORKER_IDLE / 2, id="idle-worker",
+                          max_instances=1, coalesce=True)
         scheduler.add_job(self._maintenance, "interval", hours=1, id="maintenance", max_instances=1,
                           coalesce=True, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         wd = watchdog_interval()
@@ -401,6 +405,11 @@ class Daemon:
             "feeds": self.health.counts, "all_feeds_failing": self.health.all_failing,
         }
         return database == "ok" and ticking and not stopping, details
+
+    async def _idle_worker(self) -> None:
+        """Stop the extraction worker between bursts of work, so an idle daemon stays small."""
+        if self.pipeline is not None and self.pipeline.stop_idle_worker(WORKER_IDLE):
+            event(log, "worker.stopped", idle_for=WORKER_IDLE)
 
     async def _maintenance(self) -> None:
         retention = self.runtime.config.settings.storage.retention

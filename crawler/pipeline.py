@@ -274,11 +274,15 @@ class Pipeline:
         if self._workers is not None:
             pool = self._workers.pool_for(runtime)
             if pool is not None:
+                self._workers.busy += 1
                 try:
                     return await asyncio.get_running_loop().run_in_executor(
                         pool, _judge_in_worker, cfg, entry, fetched, fetch_error, http_status)
                 except BrokenProcessPool as exc:  # killed or out of memory: this entry is done here
                     self._workers.broken(pool, exc)
+                finally:
+                    self._workers.busy -= 1
+                    self._workers.last_used = time.monotonic()
         return await asyncio.to_thread(judge_entry, runtime.rules, runtime.profiles, cfg, entry, fetched,
                                        fetch_error, http_status)
 
@@ -291,6 +295,10 @@ class Pipeline:
             except Exception:
                 log.exception("near_misses.failed", extra={"fields": {"id": article_id}})
         return article_id
+
+    def stop_idle_worker(self, after: float) -> bool:
+        """Stop the worker once it has had nothing to do for `after` seconds; True if it was stopped."""
+        return self._workers is not None and self._workers.close_if_idle(after)
 
     async def aclose(self) -> None:
         """Stop the worker process, if one was started."""
@@ -394,6 +402,7 @@ class Workers:
     rules and site profiles of the runtime it was started for: a reload starts a new
     one (the old finishes what it was given). A worker that dies (killed, out of memory)
     is replaced a minute later; meanwhile pages are judged in the daemon's own threads.
+    An idle daemon stops its worker (`close_if_idle`), so it costs memory only while busy.
     """
 
     RETRY = 60.0
@@ -402,6 +411,9 @@ class Workers:
         self._pool: ProcessPoolExecutor | None = None
         self._for: Runtime | None = None
         self._retry_at = 0.0
+        self.busy = 0
+        """Pages being judged by the worker now."""
+        self.last_used = time.monotonic()
 
     def pool_for(self, runtime: Runtime) -> ProcessPoolExecutor | None:
         """The worker for `runtime` (started now if needed), or None while one cannot be had."""
@@ -431,6 +443,13 @@ class Workers:
         self._retry_at = time.monotonic() + self.RETRY
         event(log, "worker.failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}",
               retry_in=self.RETRY)
+
+    def close_if_idle(self, after: float) -> bool:
+        if self._pool is None or self.busy or time.monotonic() - self.last_used < after:
+            return False
+        self._pool.shutdown(wait=False)
+        self._pool = self._for = None
+        return True
 
     def close(self) -> None:
         if self._pool is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -189,4 +190,29 @@ async def test_a_killed_worker_leaves_the_pages_to_the_daemons_threads(
         assert pipeline._workers._pool is None  # replaced a minute later, not on every page
         await pipeline.aclose()
     assert any("worker.failed" in r.getMessage() for r in caplog.records)
+    store.close()
+
+
+async def test_an_idle_worker_is_stopped_and_a_new_one_started_for_the_next_page(
+        tmp_path: Path, server: LoopbackServer) -> None:
+    import os
+
+    _, runtime, store = _two_flagging_feeds(tmp_path, server)
+    async with Fetcher(runtime.config.settings.http) as fetcher:
+        pipeline = Pipeline(store, fetcher, runtime, worker=True)
+        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+        (pid,) = pipeline._workers._pool._processes
+        assert not pipeline.stop_idle_worker(after=3600)  # used a moment ago
+        assert pipeline.stop_idle_worker(after=0)
+        for _ in range(100):  # the process ends on its own once told to stop
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the idle worker did not stop")
+        assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
+        assert pipeline._workers._pool is not None
+        await pipeline.aclose()
     store.close()
