@@ -375,10 +375,13 @@ _WORKER: tuple[RuleSet, SiteProfiles] | None = None
 
 
 def _worker_start(rules: RuleSet, profiles: SiteProfiles, parent: int) -> None:
-    """Set up a worker: keep what it judges with, leave Ctrl+C to the daemon, die with it."""
+    """Set up a worker: keep what it judges with, leave Ctrl+C and SIGTERM to the daemon, die with it."""
     global _WORKER
     _WORKER = (rules, profiles)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon stops it in order; no traceback on ^C
+    # Ctrl+C and systemd's stop reach the whole process group: the daemon stops its worker
+    # once the polls in flight are done, so none loses its page and no traceback is printed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     def orphaned() -> None:  # a SIGKILLed daemon cannot stop its worker: the worker notices
         while os.getppid() == parent:

@@ -216,3 +216,22 @@ async def test_an_idle_worker_is_stopped_and_a_new_one_started_for_the_next_page
         assert pipeline._workers._pool is not None
         await pipeline.aclose()
     store.close()
+
+
+async def test_the_worker_leaves_sigterm_to_the_daemon(tmp_path: Path, server: LoopbackServer) -> None:
+    """systemd's stop signals every process of the unit; the daemon's polls in flight still need the worker."""
+    import os
+    import signal
+
+    _, runtime, store = _two_flagging_feeds(tmp_path, server)
+    async with Fetcher(runtime.config.settings.http) as fetcher:
+        pipeline = Pipeline(store, fetcher, runtime, worker=True)
+        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+        pool = pipeline._workers._pool
+        (pid,) = pool._processes
+        os.kill(pid, signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
+        assert pipeline._workers._pool is pool and list(pool._processes) == [pid]
+        await pipeline.aclose()
+    store.close()
