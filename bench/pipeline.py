@@ -11,7 +11,9 @@ SQLite file, interleaved run by run; medians of `--runs`:
   reference's thread count);
 - reference: what a Python user writes without newswatch: feedparser, one shared
   `httpx.Client`, 16 threads, trafilatura, one regex per term, sqlite3;
-- naive (`--naive`): the same done sequentially with selectolax's body text.
+- naive (`--naive`): the same done sequentially with selectolax's body text;
+- baseline (`--baseline DIR`): `poll --once` from another checkout (say, before a change),
+  run the same way, to compare two versions of newswatch in one run.
 
 Every contender must store every article; the run stops if one does not.
 
@@ -265,6 +267,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=16, help="the reference's thread count")
     ap.add_argument("--naive", action="store_true", help="also run the sequential pipeline")
     ap.add_argument("--profile", metavar="FILE", help="only newswatch, once, under cProfile into FILE")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="also time `poll --once` from another checkout of newswatch (before a change)")
     ap.add_argument("--worker", nargs=3, metavar=("NAME", "FEEDS", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -282,6 +286,8 @@ def main() -> None:
     newswatch = str(Path(sys.executable).with_name("newswatch"))
     env = dict(os.environ)
     names = ["newswatch"] if args.profile else ["newswatch", "reference"] + (["naive"] if args.naive else [])
+    if args.baseline and not args.profile:
+        names.insert(1, "baseline")
     results: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
     with site.running(), tempfile.TemporaryDirectory() as tmpdir:
         fill_base(site, site.url(""))
@@ -292,9 +298,12 @@ def main() -> None:
             order = names if run % 2 == 0 else list(reversed(names))
             for name in order:
                 db = tmp / f"{name}-{run}.db"
-                if name == "newswatch":
+                run_env = env
+                if name in ("newswatch", "baseline"):
                     cfg = newswatch_config(tmp, feed_urls, db, args.threads)
                     cmd = [newswatch, "poll", "--once", "--config", str(cfg)]
+                    if name == "baseline":  # the other checkout's packages shadow this one's
+                        run_env = {**env, "PYTHONPATH": str(Path(args.baseline).resolve())}
                     if args.profile:
                         cmd = [sys.executable, "-m", "cProfile", "-o", args.profile, *cmd]
                     table = "articles"
@@ -302,12 +311,12 @@ def main() -> None:
                     cmd = [sys.executable, __file__, "--threads", str(args.threads),
                            "--worker", name, str(tmp / "feeds.txt"), str(db)]
                     table = "a"
-                results[name].append(timed(cmd, env))
+                results[name].append(timed(cmd, run_env))
                 n = stored(db, table)
                 if n != total:
                     sys.exit(f"{name} stored {n} of {total} articles")
                 wall, cpu, rss = results[name][-1]
-                extra = f"  ({match_figures(db)})" if name == "newswatch" else ""
+                extra = f"  ({match_figures(db)})" if name in ("newswatch", "baseline") else ""
                 print(f"run {run + 1} {name:<10} {wall:6.2f} s wall {cpu:6.2f} s CPU "
                       f"{rss:5.0f} MB peak RSS{extra}", flush=True)
 

@@ -7,8 +7,8 @@ ETag (a repeat poll is a 304) and two items of its own, so the first round also 
 `per_host_concurrency`, `per_host_delay`, robots.txt), only its feeds, database and the
 private-network switch changed, every feed at `interval = "10m"`.
 
-Every `--sample` seconds the bench reads the daemon's RSS and CPU time from /proc and
-counts `feed.polled` / `feed.failed` log lines. At the end (`--minutes`, default 10) it
+Every `--sample` seconds the bench reads the RSS and CPU time of the daemon and its worker
+process from /proc and counts `feed.polled` / `feed.failed` log lines. At the end (`--minutes`, default 10) it
 prints: how many feeds were polled at least once and when the last first poll happened,
 polls per minute per window, CPU seconds per minute, peak RSS; then stops the daemon
 with SIGTERM.
@@ -22,6 +22,7 @@ import argparse
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.loopsite import LoopSite  # noqa: E402
 from bench.pipeline import newswatch_config, page  # noqa: E402
 
-_POLLED = re.compile(r"event=feed\.(polled|failed) .*?feed=(\S+)")
+_POLLED = re.compile(r"event=feed\.(polled|failed) .*?feed=(\S+)(?:.*? seconds=([0-9.]+))?")
 
 
 def build(site: LoopSite, feeds: int, hosts: list[str]) -> list[str]:
@@ -61,15 +62,37 @@ def build(site: LoopSite, feeds: int, hosts: list[str]) -> list[str]:
     return paths
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (the daemon's worker process counts as the daemon)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        try:
+            for task in Path(f"/proc/{pids[i]}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+        i += 1
+    return pids
+
+
 def proc_stats(pid: int) -> tuple[float, float]:
-    """RSS in MB and CPU seconds (user + system) of a live process, from /proc."""
-    rss = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1]) / 1024
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """RSS in MB and CPU seconds (user + system) of a live process and its children, from /proc.
+
+    The children's CPU is read while they live (a worker ends with the daemon); their RSS
+    is added to the daemon's, counting pages they share twice, so it errs high.
+    """
+    rss = cpu = 0.0
     ticks = os.sysconf("SC_CLK_TCK")
-    return rss, (int(fields[11]) + int(fields[12])) / ticks
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss += int(line.split()[1]) / 1024
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        cpu += (int(fields[11]) + int(fields[12])) / ticks
+    return rss, cpu
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -87,6 +110,7 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--sample", type=float, default=30.0, help="seconds between samples")
+    ap.add_argument("--profile", metavar="FILE", help="run the daemon under cProfile, written to FILE on stop")
     args = ap.parse_args()
     if args.hosts > 250:
         sys.exit("--hosts: at most 250 (127.0.0.2 … 127.0.0.251)")
@@ -101,12 +125,15 @@ def main() -> None:
         urls = [f"http://{h}:{port}{p}" for h, p in paths]
         cfg = newswatch_config(tmp, urls, tmp / "scale.db", concurrency=None, interval="10m")
         log = tmp / "daemon.log"
+        cmd = [newswatch, "run", "--config", str(cfg)]
+        if args.profile:
+            cmd = [sys.executable, "-m", "cProfile", "-o", args.profile, *cmd]
         with log.open("wb") as out:
-            proc = subprocess.Popen([newswatch, "run", "--config", str(cfg)], stdout=out,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         t0 = time.monotonic()
         first_poll: dict[str, float] = {}
         polls = failures = 0
+        durations: list[float] = []
         offset = 0
         samples: list[tuple[float, int, float, float]] = []
         peak = 0.0
@@ -125,6 +152,8 @@ def main() -> None:
                     polls += 1
                     failures += m.group(1) == "failed"
                     first_poll.setdefault(m.group(2), now)
+                    if m.group(3):
+                        durations.append(float(m.group(3)))
                 rss, cpu = proc_stats(proc.pid)
                 peak = max(peak, rss)
                 samples.append((now, polls, cpu, rss))
@@ -141,6 +170,10 @@ def main() -> None:
           + (f" (the last by {last_first:.0f} s)" if all_polled else " — NOT all"))
     print(f"polls: {polls} ({failures} failed), {polls / (samples[-1][0] / 60):.0f} per minute "
           "over the run")
+    if durations:
+        durations.sort()
+        print(f"seconds per poll (feed and its new pages, waits for the host included): median "
+              f"{statistics.median(durations):.2f}, 90th percentile {durations[len(durations) * 9 // 10]:.2f}")
     prev = (0.0, 0, 0.0, 0.0)
     for s in samples:
         span = (s[0] - prev[0]) / 60

@@ -48,6 +48,8 @@ log = logging.getLogger("newswatch.daemon")
 
 STOP_GRACE = 7.0
 """Seconds in-flight polls get to finish on SIGTERM before they are cancelled (systemd waits 10 s)."""
+WORKER_IDLE = 60.0
+"""Seconds without a page to judge after which the extraction worker process is stopped."""
 
 
 def feed_configs(runtime: Runtime) -> list[FeedConfig]:
@@ -189,6 +191,8 @@ class Daemon:
         self.metrics = DaemonMetrics(self.health, notifier)
         self._server: HealthServer | None = None
         self._prompt: dict[str, float] = {}
+        self._enabled: frozenset[str] = frozenset()
+        self._enabled_for: Runtime | None = None
         """Feeds in back-off to poll on start, by name, with the monotonic time each is due."""
 
     async def run(self) -> int:
@@ -203,7 +207,9 @@ class Daemon:
         await self._plan_backed_off(store)
         await asyncio.to_thread(release_dead_leases, store)
         fetcher = Fetcher(settings.http)
-        self.pipeline = Pipeline(store, fetcher, self.runtime, self.on_flagged)
+        # Extraction and matching move to a worker process when there is a core for it.
+        self.pipeline = Pipeline(store, fetcher, self.runtime, self.on_flagged,
+                                 worker=(os.cpu_count() or 1) > 1)
         if self.notifier is not None:
             self.notifier.store = store
             await self.notifier.resume()  # alarms a stop or an outage kept from going out
@@ -219,6 +225,8 @@ class Daemon:
                           max_instances=1, coalesce=True)
         scheduler.add_job(self._group_stories, "interval", minutes=1, id="stories", max_instances=1,
                           coalesce=True, next_run_time=datetime.now(UTC) + timedelta(seconds=5))
+        scheduler.add_job(self._idle_worker, "interval", seconds=WORKER_IDLE / 2, id="idle-worker",
+                          max_instances=1, coalesce=True)
         scheduler.add_job(self._maintenance, "interval", hours=1, id="maintenance", max_instances=1,
                           coalesce=True, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         wd = watchdog_interval()
@@ -251,6 +259,7 @@ class Daemon:
         if self._server is not None:
             await asyncio.to_thread(self._server.close)
         await self.pipeline.fetcher.aclose()
+        await self.pipeline.aclose()
         await asyncio.to_thread(store.close)
         event(log, "daemon.stopped")
         return 0
@@ -356,7 +365,14 @@ class Daemon:
                 event(log, "poll.crash_unrecorded", logging.ERROR, feed=feed.name, error=str(again))
                 return
         self.metrics.observe_poll(report)
-        self.health.record(report, [f.name for f in self.runtime.config.settings.feeds if f.enabled])
+        self.health.record(report, self._enabled_feeds())
+
+    def _enabled_feeds(self) -> frozenset[str]:
+        """The enabled feeds' names, computed once per runtime (not per poll: 10,000 feeds make it count)."""
+        if self._enabled_for is not self.runtime:
+            self._enabled = frozenset(f.name for f in self.runtime.config.settings.feeds if f.enabled)
+            self._enabled_for = self.runtime
+        return self._enabled
 
     async def _serve_health(self) -> None:
         """Start `/metrics` and `/healthz` on `[metrics] listen`; a port in use is logged, polling goes on."""
@@ -389,6 +405,11 @@ class Daemon:
             "feeds": self.health.counts, "all_feeds_failing": self.health.all_failing,
         }
         return database == "ok" and ticking and not stopping, details
+
+    async def _idle_worker(self) -> None:
+        """Stop the extraction worker between bursts of work, so an idle daemon stays small."""
+        if self.pipeline is not None and self.pipeline.stop_idle_worker(WORKER_IDLE):
+            event(log, "worker.stopped", idle_for=WORKER_IDLE)
 
     async def _maintenance(self) -> None:
         retention = self.runtime.config.settings.storage.retention

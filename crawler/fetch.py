@@ -33,6 +33,7 @@ import ipaddress
 import re
 import select
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -225,15 +226,18 @@ class Fetcher:
             write=settings.timeout,
             pool=settings.timeout,
         )
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # Each origin gets a pool of its own, as large as the host's politeness allows: one
+        # shared pool of 100 for every host scanned all its connections on every request and,
+        # keeping 20 alive for a hundred hosts, reconnected on most of them.
+        limits = httpx.Limits(max_connections=settings.per_host_concurrency,
+                              max_keepalive_connections=settings.per_host_concurrency)
         if transport is None:
-            transport = _checked_transport(http2=settings.http2, limits=limits,
-                                           check=not settings.allow_private_networks)
+            transport = _OriginPools(http2=settings.http2, limits=limits,
+                                     check=not settings.allow_private_networks)
         self._client = httpx.AsyncClient(
             http2=settings.http2,
             timeout=timeout,
             follow_redirects=False,
-            limits=limits,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": _ENCODINGS},
             transport=transport,
             # Proxies from the environment would connect on our behalf, past the address
@@ -629,18 +633,85 @@ def _readable(sock: socket.socket | None) -> bool:
     return bool(poller.poll(0))
 
 
-def _checked_transport(*, http2: bool, limits: httpx.Limits, check: bool = True) -> httpx.AsyncHTTPTransport:
+def _checked_transport(*, http2: bool, limits: httpx.Limits, check: bool = True,
+                       ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncHTTPTransport:
     """httpx's own transport, connecting through `_CheckedBackend` (with `check`, to public addresses only).
 
     httpx 0.28 takes no network backend, so the pool's is replaced; if a future httpcore
     renames the attribute this fails loudly at start-up instead of silently checking less.
     """
-    transport = httpx.AsyncHTTPTransport(http2=http2, limits=limits, retries=0)
+    transport = httpx.AsyncHTTPTransport(http2=http2, limits=limits, retries=0,
+                                         verify=ssl_context if ssl_context is not None else True)
     pool = transport._pool
     if not hasattr(pool, "_network_backend"):  # pragma: no cover - guards an upgrade
         raise RuntimeError("httpcore changed: cannot pin connections to checked addresses")
     pool._network_backend = _CheckedBackend(check=check)
     return transport
+
+
+MAX_IDLE_POOLS = 256
+"""Origins whose idle connections are kept; past that the least recently used idle pool is closed."""
+
+
+class _OriginPools(httpx.AsyncBaseTransport):
+    """One small connection pool per origin (scheme, host, port), each a `_checked_transport`.
+
+    httpcore's pool looks at every connection it holds whenever a request starts or ends,
+    so one pool for a hundred hosts costs a hundred checks per request. Requests to one
+    origin never exceed the host's concurrency (the fetcher's slots), which is each pool's
+    size; pools of origins not asked for a while are closed once more than
+    `MAX_IDLE_POOLS` are kept, so months of new hosts cost no sockets.
+    """
+
+    def __init__(self, *, http2: bool, limits: httpx.Limits, check: bool,
+                 max_idle_pools: int = MAX_IDLE_POOLS) -> None:
+        self._http2 = http2
+        self._limits = limits
+        self._check = check
+        self._max_idle = max_idle_pools
+        # One verified context for every pool: loading the CA bundle costs milliseconds a time.
+        self._ssl = httpx.create_ssl_context()
+        first = _checked_transport(http2=http2, limits=limits, check=check, ssl_context=self._ssl)
+        self._spare: httpx.AsyncHTTPTransport | None = first
+        """Built at start so that an httpcore without the backend hook fails then, not at a request."""
+        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        key = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.pop(key, None)
+        if pool is None:
+            if len(self._pools) >= self._max_idle:
+                await self._close_idle()
+            pool, self._spare = self._spare, None
+            if pool is None:
+                pool = _checked_transport(http2=self._http2, limits=self._limits, check=self._check,
+                                          ssl_context=self._ssl)
+        self._pools[key] = pool  # re-inserted: the dict's order is least recently used first
+        return await pool.handle_async_request(request)
+
+    async def _close_idle(self) -> None:
+        """Close the least recently used pools that have no request in flight."""
+        excess = len(self._pools) - self._max_idle + 1
+        for key in list(self._pools):
+            if excess <= 0:
+                return
+            if _idle(self._pools[key]):
+                await self._pools.pop(key).aclose()
+                excess -= 1
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        if self._spare is not None:
+            pools.append(self._spare)
+            self._spare = None
+        for pool in pools:
+            await pool.aclose()
+
+
+def _idle(transport: httpx.AsyncHTTPTransport) -> bool:
+    """No request queued or in flight in this transport's pool (closing it breaks nobody's response)."""
+    return all(c.is_idle() for c in transport._pool.connections) and not transport._pool._requests
 
 
 class _Inflate:

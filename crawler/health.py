@@ -85,11 +85,14 @@ class FeedHealth:
 
     def record(self, result: PollResult, enabled: Collection[str]) -> None:
         """Note one poll; log when this poll makes, keeps or ends the all-failing state."""
+        enabled = frozenset(enabled)  # the same object when a frozenset is passed: no copy per poll
         with self._lock:
-            self._enabled = frozenset(enabled)
-            self._latest[result.feed] = (result.ok, result.error)
-            for gone in set(self._latest) - self._enabled:  # removed or disabled by a reload
-                del self._latest[gone]
+            if enabled is not self._enabled:
+                self._enabled = enabled
+                for gone in set(self._latest) - enabled:  # removed or disabled by a reload
+                    del self._latest[gone]
+            if result.feed in enabled:
+                self._latest[result.feed] = (result.ok, result.error)
             failing = self._every_one_failing()
         now = self._clock()
         if failing:
@@ -125,7 +128,8 @@ class FeedHealth:
             return self._every_one_failing()
 
     def _every_one_failing(self) -> bool:
-        return (bool(self._enabled) and set(self._latest) == set(self._enabled)
+        # the polled feeds are always among the enabled ones, so equal counts mean every one
+        return (bool(self._enabled) and len(self._latest) == len(self._enabled)
                 and not any(good for good, _ in self._latest.values()))
 
 

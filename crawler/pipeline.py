@@ -13,13 +13,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import multiprocessing
+import os
+import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from storage import FeedState, NewArticle, PollOutcome, Store
 
+from .extract import SiteProfiles
 from .feeds import FeedError, ParsedFeed, parse_feed
 from .fetch import Fetcher, FetchError
 from .logs import event
@@ -28,10 +35,11 @@ from .rules import RuleSet
 from .rules.engine import NearMiss, near_miss
 from .runtime import Runtime
 from .schedule import Policy, failure_weight, next_after_failure, next_after_success
-from .scrape import scrape
+from .scrape import PAGE_ACCEPT, read_page
 from .settings import FeedSettings
 
-__all__ = ["FEED_ACCEPT", "FeedReport", "Pipeline", "feed_text", "near_misses_of", "page_is_thinner"]
+__all__ = ["FEED_ACCEPT", "FeedReport", "Fetched", "Pipeline", "Workers", "feed_text", "judge_entry", "near_misses_of",
+           "page_is_thinner"]
 
 log = logging.getLogger("newswatch.pipeline")
 
@@ -86,16 +94,26 @@ class Pipeline:
     """Polls feeds and processes their new entries with one shared fetcher and store."""
 
     def __init__(self, store: Store, fetcher: Fetcher, runtime: Runtime,
-                 on_flagged: OnFlagged | None = None) -> None:
+                 on_flagged: OnFlagged | None = None, *, worker: bool = False) -> None:
+        """`worker`: extract and match in a worker process (the daemon, on a machine of several cores)."""
         self.store = store
+        self._workers = Workers() if worker else None
         self.fetcher = fetcher
         self.runtime = runtime
         self.on_flagged = on_flagged
         self._in_flight: set[str] = set()
         """Canonical URLs being processed now, so two feeds carrying one story fetch it once."""
+        self._feeds: dict[str, FeedSettings] = {}
+        self._feeds_for: Runtime | None = None
 
     # A reload swaps `runtime`; a poll already running may use the new rules for the entries it
     # has not reached yet, which is what the user asked for by reloading.
+
+    def _settings_of(self, feed: FeedState) -> FeedSettings:
+        """The feed's config, from a name index built once per runtime (not once per poll)."""
+        if self._feeds_for is not self.runtime:
+            self._feeds, self._feeds_for = self.runtime.feeds, self.runtime
+        return self._feeds.get(feed.name) or FeedSettings(name=feed.name, url=feed.url)
 
     def _policy(self) -> Policy:
         s = self.runtime.config.settings.schedule
@@ -103,10 +121,9 @@ class Pipeline:
 
     async def poll_feed(self, feed: FeedState) -> FeedReport:
         """Poll one claimed feed, process its new entries, and record the outcome."""
-        runtime = self.runtime
         started = time.monotonic()
         now = _utcnow()
-        cfg = runtime.feeds.get(feed.name) or FeedSettings(name=feed.name, url=feed.url)
+        cfg = self._settings_of(feed)
         report = FeedReport(feed=feed.name, ok=False)
         policy = self._policy()
         try:
@@ -162,7 +179,7 @@ class Pipeline:
 
     async def record_crash(self, feed: FeedState, exc: BaseException) -> FeedReport:
         """Count an unexpected error in a poll as that feed's failure: backed off, lease released."""
-        cfg = self.runtime.feeds.get(feed.name) or FeedSettings(name=feed.name, url=feed.url)
+        cfg = self._settings_of(feed)
         return await self._failed(feed, cfg, FeedReport(feed=feed.name, ok=False), _utcnow(),
                                   time.monotonic(), self._policy(), "internal", None,
                                   f"internal error: {type(exc).__name__}: {exc}", None)
@@ -218,81 +235,230 @@ class Pipeline:
     async def process_entry(self, cfg: FeedSettings, entry: FeedEntry, report: FeedReport) -> int | None:
         """Fetch, extract, match and store one new entry; returns the stored id (None if already stored)."""
         runtime = self.runtime
-        article: Article | None = None
+        fetched: Fetched | None = None
         fetch_error: str | None = None
         http_status: int | None = None
-        profile_failed: str | None = None
-        final_url = entry.url
         if entry.opaque or not cfg.fetch_articles:
             fetch_error = "link is a redirect token" if entry.opaque else "article fetching is off for this feed"
         else:
             try:
-                page = await scrape(self.fetcher, entry.link, runtime.profiles)
-                http_status, article, fetch_error = page.status, page.article, page.error
-                profile_failed = page.profile_failed
-                if article is not None:
-                    final_url = page.url
-                if article is not None and fetch_error is None and page_is_thinner(article.text, feed_text(entry)):
-                    fetch_error = (f"the page gave {len(article.text.split())} words, "
-                                   "fewer than the feed's own text")
-                    article.text = ""
+                page = await self.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
+                fetched = Fetched(page.body, page.url, page.content_type, page.status)
             except FetchError as exc:
                 http_status = exc.status
                 fetch_error = str(exc)
                 report.page_errors += 1
                 event(log, "page.failed", logging.WARNING, feed=cfg.name, url=entry.link, error=str(exc))
 
-        use_page = article is not None and bool(article.text.strip())
-        title = (article.title if article and article.title else "") or entry.title
-        if use_page:
-            assert article is not None
-            text, method, text_from = article.text, article.method, "page"
-        else:
-            text, method, text_from = feed_text(entry), "feed", "feed"
-        new = NewArticle(
-            url=entry.url,
-            link=entry.link if entry.opaque else final_url,
-            title=title.strip(),
-            text=text,
-            summary=entry.summary,
-            method=method,
-            text_from=text_from,
-            fetched_at=_utcnow(),
-            feed_name=cfg.name,
-            source=entry.source or cfg.source,
-            published=(article.published if article and article.published else None) or entry.published,
-            updated=article.updated if article else None,
-            authors=(article.authors if article and article.authors else entry.authors),
-            language=(article.language if article else None) or entry.language,
-            description=article.description if article else None,
-            fetch_error=None if use_page else fetch_error,
-            http_status=http_status,
-            profile_failed=profile_failed,
-        )
-        doc = document_of(new)
-        found = runtime.rules.match(doc)
-        article_id = await asyncio.to_thread(self.store.add_article, new, found)
+        # Extraction and matching are the CPU of a poll: off the event loop, in the worker
+        # process when there is one (the second core), else in a thread.
+        new, found, misses = await self.judge(runtime, cfg, entry, fetched, fetch_error, http_status)
+        article_id = await asyncio.to_thread(self._store, new, found, misses, runtime.rules.version)
         if article_id is None:
             return None
         report.new_articles += 1
-        misses = near_misses_of(runtime.rules, doc, {m.topic_id for m in found})
-        if misses:  # a lost near miss costs the safety net one entry, never the article
-            try:
-                await asyncio.to_thread(self.store.save_near_misses, article_id, misses,
-                                        rules_version=runtime.rules.version)
-            except Exception:
-                log.exception("near_misses.failed", extra={"fields": {"id": article_id}})
         if found:
             report.flagged += 1
             report.flagged_ids.append(article_id)
             event(log, "article.flagged", feed=cfg.name, id=article_id, title=new.title,
-                  topics=",".join(m.topic_id for m in found), text_from=text_from)
+                  topics=",".join(m.topic_id for m in found), text_from=new.text_from)
             if self.on_flagged is not None:
                 try:
                     await self.on_flagged(article_id, new, found)
                 except Exception:  # a notifier must never break polling
                     log.exception("notify.failed", extra={"fields": {"id": article_id}})
         return article_id
+
+    async def judge(self, runtime: Runtime, cfg: FeedSettings, entry: FeedEntry, fetched: Fetched | None,
+                    fetch_error: str | None, http_status: int | None) -> Judged:
+        """`judge_entry` in the worker process if this pipeline has one, else in a thread."""
+        if self._workers is not None:
+            pool = self._workers.pool_for(runtime)
+            if pool is not None:
+                self._workers.busy += 1
+                try:
+                    return await asyncio.get_running_loop().run_in_executor(
+                        pool, _judge_in_worker, cfg, entry, fetched, fetch_error, http_status)
+                except BrokenProcessPool as exc:  # killed or out of memory: this entry is done here
+                    self._workers.broken(pool, exc)
+                finally:
+                    self._workers.busy -= 1
+                    self._workers.last_used = time.monotonic()
+        return await asyncio.to_thread(judge_entry, runtime.rules, runtime.profiles, cfg, entry, fetched,
+                                       fetch_error, http_status)
+
+    def _store(self, new: NewArticle, found: list[Match], misses: list[NearMiss], rules_version: str) -> int | None:
+        """Store the article with its matches, then its near misses (one thread hop for both)."""
+        article_id = self.store.add_article(new, found)
+        if article_id is not None and misses:  # a lost near miss costs the safety net one entry, never the article
+            try:
+                self.store.save_near_misses(article_id, misses, rules_version=rules_version)
+            except Exception:
+                log.exception("near_misses.failed", extra={"fields": {"id": article_id}})
+        return article_id
+
+    def stop_idle_worker(self, after: float) -> bool:
+        """Stop the worker once it has had nothing to do for `after` seconds; True if it was stopped."""
+        return self._workers is not None and self._workers.close_if_idle(after)
+
+    async def aclose(self) -> None:
+        """Stop the worker process, if one was started."""
+        if self._workers is not None:
+            await asyncio.to_thread(self._workers.close)
+
+
+@dataclass(slots=True)
+class Fetched:
+    """An article page as fetched: what extraction needs, small enough to send to a worker."""
+
+    body: bytes
+    url: str
+    content_type: str | None
+    status: int | None
+
+
+Judged = tuple[NewArticle, list[Match], list[NearMiss]]
+
+
+def judge_entry(rules: RuleSet, profiles: SiteProfiles, cfg: FeedSettings, entry: FeedEntry,
+                fetched: Fetched | None, fetch_error: str | None, http_status: int | None) -> Judged:
+    """Extract the page (or fall back to the feed's text), match it, and find its near misses.
+
+    Pure CPU with no I/O, so the daemon can run it in another process.
+    """
+    article: Article | None = None
+    profile_failed: str | None = None
+    final_url = entry.url
+    if fetched is not None:
+        page = read_page(fetched.body, fetched.url, fetched.content_type, profiles, fetched.status)
+        http_status, article, fetch_error = page.status, page.article, page.error
+        profile_failed = page.profile_failed
+        if article is not None:
+            final_url = page.url
+        if article is not None and fetch_error is None and page_is_thinner(article.text, feed_text(entry)):
+            fetch_error = (f"the page gave {len(article.text.split())} words, "
+                           "fewer than the feed's own text")
+            article.text = ""
+    use_page = article is not None and bool(article.text.strip())
+    title = (article.title if article and article.title else "") or entry.title
+    if use_page:
+        assert article is not None
+        text, method, text_from = article.text, article.method, "page"
+    else:
+        text, method, text_from = feed_text(entry), "feed", "feed"
+    new = NewArticle(
+        url=entry.url,
+        link=entry.link if entry.opaque else final_url,
+        title=title.strip(),
+        text=text,
+        summary=entry.summary,
+        method=method,
+        text_from=text_from,
+        fetched_at=_utcnow(),
+        feed_name=cfg.name,
+        source=entry.source or cfg.source,
+        published=(article.published if article and article.published else None) or entry.published,
+        updated=article.updated if article else None,
+        authors=(article.authors if article and article.authors else entry.authors),
+        language=(article.language if article else None) or entry.language,
+        description=article.description if article else None,
+        fetch_error=None if use_page else fetch_error,
+        http_status=http_status,
+        profile_failed=profile_failed,
+    )
+    doc = document_of(new)
+    found = rules.match(doc)
+    return new, found, near_misses_of(rules, doc, {m.topic_id for m in found})
+
+
+_WORKER: tuple[RuleSet, SiteProfiles] | None = None
+"""In a worker process: the rules and site profiles it judges with."""
+
+
+def _worker_start(rules: RuleSet, profiles: SiteProfiles, parent: int) -> None:
+    """Set up a worker: keep what it judges with, leave Ctrl+C and SIGTERM to the daemon, die with it."""
+    global _WORKER
+    _WORKER = (rules, profiles)
+    # Ctrl+C and systemd's stop reach the whole process group: the daemon stops its worker
+    # once the polls in flight are done, so none loses its page and no traceback is printed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def orphaned() -> None:  # a SIGKILLed daemon cannot stop its worker: the worker notices
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=orphaned, name="watch-parent", daemon=True).start()
+
+
+def _judge_in_worker(cfg: FeedSettings, entry: FeedEntry, fetched: Fetched | None,
+                     fetch_error: str | None, http_status: int | None) -> Judged:
+    assert _WORKER is not None, "worker started without rules"
+    return judge_entry(*_WORKER, cfg, entry, fetched, fetch_error, http_status)
+
+
+class Workers:
+    """One worker process that extracts and matches pages, so polling uses a second core.
+
+    A daemon's CPU goes mostly to extraction and matching, which hold the interpreter
+    lock; in one process they share one core with the event loop. The worker holds the
+    rules and site profiles of the runtime it was started for: a reload starts a new
+    one (the old finishes what it was given). A worker that dies (killed, out of memory)
+    is replaced a minute later; meanwhile pages are judged in the daemon's own threads.
+    An idle daemon stops its worker (`close_if_idle`), so it costs memory only while busy.
+    """
+
+    RETRY = 60.0
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._for: Runtime | None = None
+        self._retry_at = 0.0
+        self.busy = 0
+        """Pages being judged by the worker now."""
+        self.last_used = time.monotonic()
+
+    def pool_for(self, runtime: Runtime) -> ProcessPoolExecutor | None:
+        """The worker for `runtime` (started now if needed), or None while one cannot be had."""
+        if self._pool is not None and self._for is runtime:
+            return self._pool
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+        if time.monotonic() < self._retry_at:
+            return None
+        try:
+            self._pool = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                initargs=(runtime.rules, runtime.profiles, os.getpid()))
+        except Exception as exc:  # no processes to be had: the threads do the work
+            self.broken(None, exc)
+            return None
+        self._for = runtime
+        return self._pool
+
+    def broken(self, pool: ProcessPoolExecutor | None, exc: BaseException) -> None:
+        if pool is not None and pool is not self._pool:
+            return  # an old worker, already replaced
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+        self._pool = None
+        self._retry_at = time.monotonic() + self.RETRY
+        event(log, "worker.failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}",
+              retry_in=self.RETRY)
+
+    def close_if_idle(self, after: float) -> bool:
+        if self._pool is None or self.busy or time.monotonic() - self.last_used < after:
+            return False
+        self._pool.shutdown(wait=False)
+        self._pool = self._for = None
+        return True
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def near_misses_of(rules: RuleSet, doc: Document, flagged: set[str]) -> list[NearMiss]:

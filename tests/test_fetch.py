@@ -651,3 +651,37 @@ async def test_tls_through_the_checked_backend_keeps_sni_and_verifies_the_host_n
         httpd.server_close()
     assert names and set(names) <= {"news.example", "other.example"} and names[0] == "news.example"
     assert wrong.kind == "connect" and "certificate" in str(wrong).lower()
+
+
+async def test_each_origin_has_a_pool_of_its_own_and_idle_ones_are_closed(server: LoopbackServer) -> None:
+    """Connections are kept per origin, reused for the next request, and bounded in number."""
+    server.route("/a", "a")
+    with LoopbackServer() as other:
+        other.route("/b", "b")
+        pools = fetch_module._OriginPools(http2=False, limits=httpx.Limits(max_connections=2),
+                                          check=False, max_idle_pools=1)
+        async with httpx.AsyncClient(transport=pools) as client:
+            for _ in range(3):
+                assert (await client.get(server.url("/a"))).text == "a"
+            (first,) = pools._pools.values()
+            assert len(first._pool.connections) == 1  # kept alive and reused, not one per request
+            assert (await client.get(other.url("/b"))).text == "b"
+            (second,) = pools._pools.values()  # the first origin's idle pool was closed
+            assert second is not first and first._pool.connections == []
+            async with client.stream("GET", other.url("/b")):  # in flight: its pool is not closed
+                assert (await client.get(server.url("/a"))).text == "a"
+                assert len(pools._pools) == 2
+        assert pools._pools == {}
+
+
+async def test_a_host_gets_no_more_connections_than_its_concurrency(server: LoopbackServer) -> None:
+    def slow(_: RecordedRequest) -> Response:
+        time.sleep(0.2)
+        return Response(200, b"ok")
+
+    server.handler("/slow", slow)
+    async with Fetcher(settings(per_host_concurrency=2)) as f:
+        await asyncio.gather(*(f.fetch(server.url(f"/slow?{i}")) for i in range(6)))
+        (pool,) = f._client._transport._pools.values()
+        assert len(pool._pool.connections) <= 2
+    assert server.max_in_flight == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -137,3 +138,125 @@ async def test_the_feeds_own_ttl_still_counts_after_a_304(make, server: Loopback
         assert state.next_poll_at - state.last_poll_at > timedelta(hours=1, minutes=30)  # 2 h, less jitter
     assert server.hits("/a") == 1
     await pipeline.fetcher.aclose()
+
+
+def _stored(store: Store) -> list[tuple]:
+    rows = []
+    for art in store.iter_articles(with_matches=True):
+        rows.append((art.url, art.title, art.text, art.method, art.text_from, art.fetch_error,
+                     sorted((m.topic_id, m.matched_terms) for m in art.matches)))
+    return sorted(rows)  # stored in the order the pages came back
+
+
+async def test_the_worker_process_stores_what_the_pipeline_stores_in_process(
+        tmp_path: Path, server: LoopbackServer) -> None:
+    server.route("/f.xml", rss([{"title": "India, Pakistan backchannel", "link": server.url("/a")},
+                                {"title": "Weather", "link": server.url("/b")},
+                                {"title": "Gone", "link": server.url("/missing")}]))
+    server.route("/a", page("India, Pakistan backchannel", BODY))
+    server.route("/b", page("Weather", "Rain is expected over the coast this week, forecasters said. " * 5))
+    stored = []
+    for worker in (False, True):
+        cfg = write_config(tmp_path / str(worker), [{"name": "f", "url": server.url("/f.xml")}])
+        runtime = load_runtime(cfg)
+        store = Store.open(runtime.config.storage_url())
+        store.sync_feeds([FeedConfig("f", server.url("/f.xml"))])
+        async with Fetcher(runtime.config.settings.http) as fetcher:
+            pipeline = Pipeline(store, fetcher, runtime, worker=worker)
+            report = await pipeline.poll_feed(_claim(store, "f"))
+            assert pipeline._workers is None or pipeline._workers._pool is not None  # it did run there
+            await pipeline.aclose()
+        assert report.new_articles == 3 and report.flagged == 1 and report.page_errors == 1
+        stored.append(_stored(store))
+        store.close()
+    assert stored[0] == stored[1]
+
+
+def _two_flagging_feeds(tmp_path: Path, server: LoopbackServer):
+    """Feeds f and g, each with one page the test topic flags; their config, runtime and store."""
+    for feed, path in (("f", "/a"), ("g", "/c")):
+        title = f"India, Pakistan backchannel ({feed})"
+        server.route(f"/{feed}.xml", rss([{"title": title, "link": server.url(path)}]))
+        server.route(path, page(title, BODY))
+    feeds = [{"name": "f", "url": server.url("/f.xml")}, {"name": "g", "url": server.url("/g.xml")}]
+    runtime = load_runtime(write_config(tmp_path, feeds))
+    store = Store.open(runtime.config.storage_url())
+    store.sync_feeds([FeedConfig(f["name"], f["url"]) for f in feeds])
+    return feeds, runtime, store
+
+
+async def test_a_reload_gives_the_worker_the_new_rules(tmp_path: Path, server: LoopbackServer) -> None:
+    feeds, runtime, store = _two_flagging_feeds(tmp_path, server)
+    async with Fetcher(runtime.config.settings.http) as fetcher:
+        pipeline = Pipeline(store, fetcher, runtime, worker=True)
+        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+        first = pipeline._workers._pool
+        pipeline.runtime = load_runtime(write_config(
+            tmp_path, feeds, rules='id = "t"\nname = "T"\nquery = "backchannel AND nowhere"\n'))
+        assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 0
+        assert pipeline._workers._pool is not first
+        await pipeline.aclose()
+    store.close()
+
+
+async def test_a_killed_worker_leaves_the_pages_to_the_daemons_threads(
+        tmp_path: Path, server: LoopbackServer, caplog: pytest.LogCaptureFixture) -> None:
+    import os
+    import signal
+
+    _, runtime, store = _two_flagging_feeds(tmp_path, server)
+    async with Fetcher(runtime.config.settings.http) as fetcher:
+        pipeline = Pipeline(store, fetcher, runtime, worker=True)
+        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+        (pid,) = pipeline._workers._pool._processes
+        os.kill(pid, signal.SIGKILL)
+        report = await pipeline.poll_feed(_claim(store, "g"))
+        assert report.ok and report.new_articles == 1 and report.flagged == 1
+        assert pipeline._workers._pool is None  # replaced a minute later, not on every page
+        await pipeline.aclose()
+    assert any("worker.failed" in r.getMessage() for r in caplog.records)
+    store.close()
+
+
+async def test_an_idle_worker_is_stopped_and_a_new_one_started_for_the_next_page(
+        tmp_path: Path, server: LoopbackServer) -> None:
+    import os
+
+    _, runtime, store = _two_flagging_feeds(tmp_path, server)
+    async with Fetcher(runtime.config.settings.http) as fetcher:
+        pipeline = Pipeline(store, fetcher, runtime, worker=True)
+        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+        (pid,) = pipeline._workers._pool._processes
+        assert not pipeline.stop_idle_worker(after=3600)  # used a moment ago
+        assert pipeline.stop_idle_worker(after=0)
+        for _ in range(100):  # the process ends on its own once told to stop
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the idle worker did not stop")
+        assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
+        assert pipeline._workers._pool is not None
+        await pipeline.aclose()
+    store.close()
+
+
+async def test_the_worker_leaves_sigterm_to_the_daemon(tmp_path: Path, server: LoopbackServer) -> None:
+    """systemd's stop signals every process of the unit; the daemon's polls in flight still need the worker."""
+    import os
+    import signal
+
+    _, runtime, store = _two_flagging_feeds(tmp_path, server)
+    async with Fetcher(runtime.config.settings.http) as fetcher:
+        pipeline = Pipeline(store, fetcher, runtime, worker=True)
+        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+        pool = pipeline._workers._pool
+        (pid,) = pool._processes
+        os.kill(pid, signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
+        assert pipeline._workers._pool is pool and list(pool._processes) == [pid]
+        await pipeline.aclose()
+    store.close()
