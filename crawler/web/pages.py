@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
-from urllib.parse import urlencode
+from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -77,9 +77,13 @@ def near_misses_page(ctx: Ctx, request: Request, topic: Annotated[str, Query(max
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
-def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDep) -> HTMLResponse:
+def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDep,
+                 clauses: Annotated[Literal["", "full"], Query(description="`full`: every clause of the tree")] = "",
+                 ) -> HTMLResponse:
     art = article_or_404(ctx, article_id)
-    ctx.add_clauses(art)
+    full = clauses == "full"
+    more_url = f"/articles/{article_id}?" + urlencode([*parse_qsl(f.query()), ("clauses", "full")])
+    why = ctx.why(art, full=full, more_url=more_url)
     hits = hits_of(m.explanation for m in art.matches)
     prev_id, next_id = ctx.store.neighbours(article_id, f.review_filter())
     story_id = ctx.store.story_of(article_id)
@@ -88,6 +92,7 @@ def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDe
         "art": art, "title_html": highlight(art.title, hits, "title"),
         "body_paragraphs": highlight_paragraphs(art.text, hits, "body"), "f": f, "ctx_query": f.query(),
         "prev_id": prev_id, "next_id": next_id, "topic_name": ctx.topic_name,
+        "why": why, "full_tree": full, "more_url": more_url,
         "story": [r for r in story if r.id != article_id], "story_id": story_id,
         "story_articles": len({r.id for r in story}),
         "near_misses": [] if art.matches else ctx.store.near_misses_for(article_id),
