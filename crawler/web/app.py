@@ -41,7 +41,7 @@ from .security import Guard
 if TYPE_CHECKING:
     from ..rules import Topic
 
-__all__ = ["create_app", "default_allowed_hosts"]
+__all__ = ["create_app", "default_allowed_hosts", "warm_up"]
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_PATHS = ("/healthz", "/login", "/static/")
@@ -171,6 +171,32 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
                           status=422)
 
     return app
+
+
+def warm_up(app: FastAPI) -> None:
+    """Pay at start what the first requests would: compiled templates, planner statistics, cold pages.
+
+    `serve` calls it before listening. Without it the first list page took 0.8 s at 100,000
+    articles (every template compiled, the database's pages read from disk for the first
+    time), and SQLite planned listings without statistics.
+    """
+    ctx: Context = app.state.ctx
+    env = ctx.templates.env
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
+    store = ctx.store
+    store.refresh_planner_statistics()
+    first = store.review_page(limit=ctx.page_size).rows  # the list page's queries, as a reviewer's first look
+    store.facets()
+    store.review_counts()
+    store.near_miss_counts()
+    store.feed_states(include_disabled=False)
+    if first:
+        store.neighbours(first[0].id)
+        if ctx.rules is not None:
+            art = store.get_article(first[0].id)
+            if art is not None:
+                ctx.why(art)  # the engine's first explanation builds its indexes
 
 
 def _host_name(header: str) -> str:
