@@ -521,3 +521,27 @@ def test_a_json_mark_returns_the_counters(client: TestClient, world) -> None:
         assert data["total"] == store.review_page(ReviewFilter(state="unreviewed"), limit=0).total
     finally:
         store.mark(aid, "unreviewed")
+
+
+def test_what_pages_derive_from_every_match_follows_marks_and_new_matches(world) -> None:
+    """The filter menus and dashboard counts are kept between requests, but never outlive a change."""
+    runtime, store, sample, _ = world
+    app = create_app(runtime.config, store, runtime.rules.topics)
+    ctx = app.state.ctx
+    calls = []
+
+    def counts() -> dict[str, int]:
+        calls.append(1)
+        return store.review_counts()
+
+    before = ctx.derived("counts", counts)
+    assert ctx.derived("counts", counts) == before and len(calls) == 1
+    aid = sample.flagged[0]
+    old = store.get_article(aid).matches[0].state
+    store.mark(aid, "irrelevant" if old != "irrelevant" else "relevant")
+    try:
+        after = ctx.derived("counts", counts)
+        assert len(calls) == 2 and after == store.review_counts() and after != before
+        assert ctx.derived("counts", counts, arg="another day") == after and len(calls) == 3
+    finally:
+        store.mark(aid, old)

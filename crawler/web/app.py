@@ -185,6 +185,7 @@ def warm_up(app: FastAPI) -> None:
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)
     store = ctx.store
+    store.map_for_reading()
     store.refresh_planner_statistics()
     first = store.review_page(limit=ctx.page_size).rows  # the list page's queries, as a reviewer's first look
     store.facets()

@@ -46,7 +46,7 @@ router = APIRouter(include_in_schema=False)
 def list_page(ctx: Ctx, request: Request, f: FiltersDep, page: Annotated[int, Query(ge=1, le=100000)] = 1) -> HTMLResponse:
     size = ctx.page_size
     result = ctx.store.review_page(f.review_filter(), limit=size, offset=(page - 1) * size)
-    topics, sources = ctx.store.facets()
+    topics, sources = ctx.derived("facets", ctx.store.facets)
     pages = max(1, -(-result.total // size))
     failing = [fd for fd in ctx.store.feed_states(include_disabled=False) if fd.consecutive_failures]
     return ctx.render(request, "list.html", {
@@ -69,7 +69,7 @@ def near_misses_page(ctx: Ctx, request: Request, topic: Annotated[str, Query(max
     query = {"topic": topic} if topic else {}
     return ctx.render(request, "near_misses.html", {
         "rows": rows, "total": total, "page": page, "pages": pages, "topic": topic,
-        "topics": ctx.store.facets()[0], "topic_name": ctx.topic_name,
+        "topics": ctx.derived("facets", ctx.store.facets)[0], "topic_name": ctx.topic_name,
         "prev_url": "/near-misses?" + urlencode({**query, **({"page": page - 1} if page > 2 else {})})
         if page > 1 else None,
         "next_url": "/near-misses?" + urlencode({**query, "page": page + 1}) if page < pages else None,
@@ -152,12 +152,12 @@ def dashboard(ctx: Ctx, request: Request) -> HTMLResponse:
     now = datetime.now(UTC)
     today = now.date()
     since = day_start(today - timedelta(days=CHART_DAYS - 1))
-    per_day = ctx.store.flagged_per_day(since)
-    topics = sorted({t for _, t, _ in per_day} | set(ctx.store.facets()[0]))
-    sources = ctx.store.source_counts()
+    per_day = ctx.derived("per_day", lambda: ctx.store.flagged_per_day(since), arg=since)
+    topics = sorted({t for _, t, _ in per_day} | set(ctx.derived("facets", ctx.store.facets)[0]))
+    sources = ctx.derived("sources", ctx.store.source_counts)
     feeds = ctx.store.feed_states(include_disabled=False)
     failing = sorted((fd for fd in feeds if fd.consecutive_failures), key=lambda fd: fd.failing_since or now)
-    backlog = ctx.store.backlog()
+    backlog = ctx.derived("backlog", ctx.store.backlog)
     peak = max((s.flagged for s in sources), default=0)
     return ctx.render(request, "dashboard.html", {
         "chart": daily_chart(per_day, topics, end=today, days=CHART_DAYS, topic_names=ctx.topic_names),
