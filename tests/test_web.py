@@ -545,3 +545,30 @@ def test_what_pages_derive_from_every_match_follows_marks_and_new_matches(world)
         assert ctx.derived("counts", counts, arg="another day") == after and len(calls) == 3
     finally:
         store.mark(aid, old)
+
+
+def test_warm_up_prepares_the_app_and_survives_a_database_it_cannot_write(world, monkeypatch) -> None:
+    """`serve` warms up before listening: templates compiled, planner statistics written (SQLite);
+    a database that refuses the statistics (read-only, locked) still gets served."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from crawler.web.app import warm_up
+
+    runtime, store, sample, _ = world
+    app = create_app(runtime.config, store, runtime.rules.topics)
+    warm_up(app)
+    env = app.state.ctx.templates.env
+    assert env.cache and all(env.get_template(n) is env.get_template(n) for n in env.list_templates(["html"]))
+    if store.backend == "sqlite":
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sqlite_stat1")).scalar_one() > 0
+
+    def refused() -> None:
+        raise OperationalError("ANALYZE", {}, Exception("attempt to write a readonly database"))
+
+    monkeypatch.setattr(store, "refresh_planner_statistics", refused)
+    app = create_app(runtime.config, store, runtime.rules.topics)
+    warm_up(app)
+    with TestClient(app, base_url=BASE) as c:
+        assert c.get(f"/articles/{sample.flagged[0]}").status_code == 200

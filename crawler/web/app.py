@@ -14,6 +14,7 @@ pool, and the `Store` API is synchronous and short.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -27,6 +28,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage import FILTER_STATES, Store
 
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from ..rules import Topic
 
 __all__ = ["create_app", "default_allowed_hosts", "warm_up"]
+
+log = logging.getLogger("newswatch.web")
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_PATHS = ("/healthz", "/login", "/static/")
@@ -186,7 +190,10 @@ def warm_up(app: FastAPI) -> None:
         env.get_template(name)
     store = ctx.store
     store.map_for_reading()
-    store.refresh_planner_statistics()
+    try:
+        store.refresh_planner_statistics()
+    except SQLAlchemyError as exc:  # a read-only or busy file: slower plans, but the app still serves
+        log.warning("web.statistics_skipped", extra={"fields": {"error": str(exc).splitlines()[0]}})
     first = store.review_page(limit=ctx.page_size).rows  # the list page's queries, as a reviewer's first look
     store.facets()
     store.review_counts()
