@@ -162,11 +162,12 @@ def main() -> None:
 def _serve_and_time(runtime: Runtime, db: Path, runs: int, profile: Path | None) -> None:
     import uvicorn
 
-    from crawler.web.app import create_app
+    from crawler.web.app import create_app, warm_up
 
     t0 = time.monotonic()
     store = Store.open(runtime.config.storage_url())
     app = create_app(runtime.config, store, runtime.rules.topics)
+    warm_up(app)  # as `newswatch serve` does before it listens
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on"))
@@ -177,7 +178,10 @@ def _serve_and_time(runtime: Runtime, db: Path, runs: int, profile: Path | None)
     startup = time.monotonic() - t0
     with store.engine.connect() as conn:
         some = conn.execute(select(matches.c.article_id).order_by(matches.c.article_id.desc()).limit(1)).scalar_one()
-    pages = {
+        # a different flagged article at every turn: the page as a reviewer walking the list meets it
+        others = [r[0] for r in conn.execute(select(matches.c.article_id).where(matches.c.article_id < some)
+                                             .order_by(matches.c.article_id.desc()).limit(runs + 1))]
+    pages: dict[str, str | list[str]] = {
         "healthz (anchor)": "/healthz",
         "list": "/",
         "list, page 20": "/?page=20",
@@ -186,6 +190,7 @@ def _serve_and_time(runtime: Runtime, db: Path, runs: int, profile: Path | None)
         "api search": "/api/search?q=" + SEARCHES[1],
         "api search, phrase": "/api/search?q=" + SEARCHES[2],
         "article": f"/articles/{some}",
+        "article, a new one each turn": [f"/articles/{aid}" for aid in others],
         "dashboard": "/dashboard",
         "feed.atom": "/feed.atom",
         "api articles": "/api/articles",
@@ -202,11 +207,15 @@ def _serve_and_time(runtime: Runtime, db: Path, runs: int, profile: Path | None)
                 if r.status_code != 200:
                     sys.exit(f"{path}: HTTP {r.status_code}: {r.text[:300]}")
                 return took
-            for name, path in pages.items():  # cold: each page's first request after the start
-                first[name] = get(path)
-            for _ in range(runs):
-                for name, path in pages.items():
-                    times[name].append(get(path))
+            def path_of(name: str, turn: int) -> str:
+                paths = pages[name]
+                return paths if isinstance(paths, str) else paths[turn]
+
+            for name in pages:  # cold: each page's first request after the start
+                first[name] = get(path_of(name, 0))
+            for turn in range(1, runs + 1):
+                for name in pages:
+                    times[name].append(get(path_of(name, turn)))
             if profile is not None:
                 import cProfile
                 import pstats
@@ -214,11 +223,11 @@ def _serve_and_time(runtime: Runtime, db: Path, runs: int, profile: Path | None)
                             key=lambda k: statistics.median(times[k]))
                 prof = cProfile.Profile()
                 prof.enable()
-                for _ in range(5):
-                    get(pages[worst])
+                for turn in range(5):
+                    get(path_of(worst, turn % (runs + 1)))
                 prof.disable()
                 prof.dump_stats(str(profile))
-                print(f"profile of 5 × {worst} ({pages[worst]}):")
+                print(f"profile of 5 × {worst} ({path_of(worst, 0)}):")
                 pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
     finally:
         server.should_exit = True

@@ -151,3 +151,31 @@ def test_the_daemon_loads_no_alembic_or_rich(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"before": [], "after": False,
                                                                      "at_head": True}
+
+
+def test_newswatch_run_loads_only_the_daemons_commands() -> None:
+    """`newswatch run` registers only its own module's commands (not tomlkit, the review, rules or
+    feeds commands), and the daemon loads charset-normalizer (2.6 MB) only for a page that names no
+    charset and is not UTF-8; every command is still there for help and for `crawler.cli.app`."""
+    script = (
+        "import json, sys\n"
+        "sys.argv = ['newswatch', 'run', '--help']\n"
+        "from crawler.cli import main\n"
+        "import crawler.daemon, crawler.pipeline\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "kept_out = ('tomlkit', 'charset_normalizer', 'crawler.cli.review', 'crawler.cli.rules',"
+        " 'crawler.cli.feeds', 'crawler.cli.users', 'crawler.cli.serve', 'crawler.cli.tools')\n"
+        "loaded = [m for m in kept_out if m in sys.modules]\n"
+        "from crawler.extract.charset import decode_html\n"
+        "text = decode_html('caf\\u00e9 \\u00e0 la cr\\u00e8me'.encode('cp1252'), None)\n"
+        "from crawler.cli import app\n"
+        "import typer.main\n"
+        "names = sorted(typer.main.get_command(app).commands)\n"
+        "print(json.dumps({'loaded': loaded, 'guessed': 'charset_normalizer' in sys.modules, 'names': names}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["loaded"] == [] and result["guessed"] is True
+    assert {"run", "poll", "check", "status", "review", "rules", "feeds", "users", "serve", "export", "extract",
+            "demo"} <= set(result["names"])

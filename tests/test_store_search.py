@@ -134,6 +134,26 @@ def test_neighbours_follow_the_listing_even_after_a_mark(store: Store) -> None:
     assert store.neighbours(424242) == (None, None)
 
 
+def test_neighbours_beyond_the_date_window_match_the_listing(store_url: str, monkeypatch) -> None:
+    """Flagged articles far apart in the date index (unflagged ones between, equal dates too) are
+    found past the window, the same as the listing's order says, for a common and a rare filter."""
+    import storage.reviews
+
+    monkeypatch.setattr(storage.reviews, "NEIGHBOUR_WINDOW", 3)
+    s = Store.open(store_url)
+    for n in range(1, 41):
+        flagged = n % 7 == 0 or n in (20, 21)
+        _add(s, n, f"Article {n}", "Text.", topic="t1" if flagged else None, state="relevant" if n == 14 else None,
+             when=NOW - timedelta(hours=n // 2), source="Rare" if n in (7, 35) else "Dawn")
+    for f in (ReviewFilter(), ReviewFilter(state="all"), ReviewFilter(state="all", source="Rare"),
+              ReviewFilter(state="relevant")):
+        ids = [r.id for r in s.review_page(f, limit=None).rows]
+        assert ids, f
+        for i, aid in enumerate(ids):
+            assert s.neighbours(aid, f) == (ids[i - 1] if i else None, ids[i + 1] if i + 1 < len(ids) else None), (f, i)
+    s.close()
+
+
 def test_stories_are_placed_merged_and_marked_together(store_url: str) -> None:
     s = Store.open(store_url)
     wire = ("Officials from India and Pakistan held backchannel talks in Muscat last week, according to two "

@@ -521,3 +521,54 @@ def test_a_json_mark_returns_the_counters(client: TestClient, world) -> None:
         assert data["total"] == store.review_page(ReviewFilter(state="unreviewed"), limit=0).total
     finally:
         store.mark(aid, "unreviewed")
+
+
+def test_what_pages_derive_from_every_match_follows_marks_and_new_matches(world) -> None:
+    """The filter menus and dashboard counts are kept between requests, but never outlive a change."""
+    runtime, store, sample, _ = world
+    app = create_app(runtime.config, store, runtime.rules.topics)
+    ctx = app.state.ctx
+    calls = []
+
+    def counts() -> dict[str, int]:
+        calls.append(1)
+        return store.review_counts()
+
+    before = ctx.derived("counts", counts)
+    assert ctx.derived("counts", counts) == before and len(calls) == 1
+    aid = sample.flagged[0]
+    old = store.get_article(aid).matches[0].state
+    store.mark(aid, "irrelevant" if old != "irrelevant" else "relevant")
+    try:
+        after = ctx.derived("counts", counts)
+        assert len(calls) == 2 and after == store.review_counts() and after != before
+        assert ctx.derived("counts", counts, arg="another day") == after and len(calls) == 3
+    finally:
+        store.mark(aid, old)
+
+
+def test_warm_up_prepares_the_app_and_survives_a_database_it_cannot_write(world, monkeypatch) -> None:
+    """`serve` warms up before listening: templates compiled, planner statistics written (SQLite);
+    a database that refuses the statistics (read-only, locked) still gets served."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from crawler.web.app import warm_up
+
+    runtime, store, sample, _ = world
+    app = create_app(runtime.config, store, runtime.rules.topics)
+    warm_up(app)
+    env = app.state.ctx.templates.env
+    assert env.cache and all(env.get_template(n) is env.get_template(n) for n in env.list_templates(["html"]))
+    if store.backend == "sqlite":
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sqlite_stat1")).scalar_one() > 0
+
+    def refused() -> None:
+        raise OperationalError("ANALYZE", {}, Exception("attempt to write a readonly database"))
+
+    monkeypatch.setattr(store, "refresh_planner_statistics", refused)
+    app = create_app(runtime.config, store, runtime.rules.topics)
+    warm_up(app)
+    with TestClient(app, base_url=BASE) as c:
+        assert c.get(f"/articles/{sample.flagged[0]}").status_code == 200

@@ -43,7 +43,7 @@ def serve(
 ) -> None:
     """Serve the review web app (bound to 127.0.0.1 unless told otherwise)."""
     from ..logs import setup_logging
-    from ..web.app import create_app
+    from ..web.app import create_app, warm_up
     from ..web.security import is_loopback
 
     runtime = load_all(config)
@@ -65,6 +65,7 @@ def serve(
     with open_store(runtime.config) as store:
         assign_stories(store)  # flagged articles stored before the pipeline grouped them
         app = create_app(runtime.config, store, runtime.rules.topics)
+        warm_up(app)
         where = f"[{bind}]" if ":" in bind else bind
         err.print(f"Review app on http://{where}:{bind_port}/ "
                   f"({'token required' if review.token else 'loopback only, no login'}).")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import codecs
 import re
 
-from charset_normalizer import from_bytes
-
 __all__ = ["decode_html", "normalise_charset"]
 
 _CT_CHARSET_RE = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9._:\-]+)""", re.I)
@@ -86,6 +84,8 @@ def _guess(body: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    from charset_normalizer import from_bytes  # 2.6 MB, for the rare page that names no charset
+
     best = from_bytes(body[:200_000], cp_isolation=_LIKELY).best()
     return normalise_charset(best.encoding) if best is not None and best.encoding else "cp1252"
 

@@ -74,7 +74,7 @@ def atom(ctx: Ctx, request: Request, topic: Annotated[str | None, Query(max_leng
     An entry's `<updated>` is when it was flagged, so marking an article does not
     make a feed reader show it again as new.
     """
-    if topic and topic not in ctx.topic_names and topic not in ctx.store.facets()[0]:
+    if topic and topic not in ctx.topic_names and topic not in ctx.derived("facets", ctx.store.facets)[0]:
         raise HTTPException(404, f"no topic {topic!r}")
     f = (ReviewFilter(states=FEED_STATES, topic=topic or None) if state is None
          else ReviewFilter(state=str(state), topic=topic or None))

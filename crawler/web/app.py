@@ -14,6 +14,7 @@ pool, and the `Store` API is synchronous and short.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -27,6 +28,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage import FILTER_STATES, Store
 
@@ -41,7 +43,9 @@ from .security import Guard
 if TYPE_CHECKING:
     from ..rules import Topic
 
-__all__ = ["create_app", "default_allowed_hosts"]
+__all__ = ["create_app", "default_allowed_hosts", "warm_up"]
+
+log = logging.getLogger("newswatch.web")
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_PATHS = ("/healthz", "/login", "/static/")
@@ -171,6 +175,36 @@ def create_app(config: LoadedConfig, store: Store, topics: Sequence[Topic] = (),
                           status=422)
 
     return app
+
+
+def warm_up(app: FastAPI) -> None:
+    """Pay at start what the first requests would: compiled templates, planner statistics, cold pages.
+
+    `serve` calls it before listening. Without it the first list page took 0.8 s at 100,000
+    articles (every template compiled, the database's pages read from disk for the first
+    time), and SQLite planned listings without statistics.
+    """
+    ctx: Context = app.state.ctx
+    env = ctx.templates.env
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
+    store = ctx.store
+    store.map_for_reading()
+    try:
+        store.refresh_planner_statistics()
+    except SQLAlchemyError as exc:  # a read-only or busy file: slower plans, but the app still serves
+        log.warning("web.statistics_skipped", extra={"fields": {"error": str(exc).splitlines()[0]}})
+    first = store.review_page(limit=ctx.page_size).rows  # the list page's queries, as a reviewer's first look
+    store.facets()
+    store.review_counts()
+    store.near_miss_counts()
+    store.feed_states(include_disabled=False)
+    if first:
+        store.neighbours(first[0].id)
+        if ctx.rules is not None:
+            art = store.get_article(first[0].id)
+            if art is not None:
+                ctx.why(art)  # the engine's first explanation builds its indexes
 
 
 def _host_name(header: str) -> str:

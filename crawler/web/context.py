@@ -7,24 +7,29 @@ closure and each router can be read on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from storage import ReviewFilter, ReviewState, Store, StoredArticle
 
 from ..models import document_of
 from ..rules import RuleSet
 from ..settings import LoadedConfig
+from .clauses import clause_tree
 from .security import CSRF_COOKIE, Guard
 
 __all__ = ["CSRF", "MAX_ID", "ArticleId", "Context", "Ctx", "Filters", "FiltersDep", "Offset", "Reviewer",
-           "StoryId", "article_or_404", "day_start", "reviewer_of", "wants_json"]
+           "StoryId", "Why", "article_or_404", "day_start", "reviewer_of", "wants_json"]
 
 MAX_ID = 2**31 - 1
 """Ids are 32-bit integers in PostgreSQL's schema: a larger one cannot exist, and past 64 bits
@@ -34,6 +39,20 @@ MAX_OFFSET = 2**31 - 1
 ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="An article's id.")]
 StoryId = Annotated[int, Path(ge=1, le=MAX_ID, description="A story's id (its first article's id).")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip, for paging.")]
+
+T = TypeVar("T")
+
+WHY_CACHE_SIZE = 128
+"""Collapsed clause trees kept (a few KB each): a reviewer going back and forth pays once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Why:
+    """Why a stored match matched, as the article page shows it: its clause trees, rendered."""
+
+    clauses: Markup
+    exclude: Markup | None
+    excluded: bool
 
 
 @dataclass(slots=True)
@@ -47,6 +66,9 @@ class Context:
     templates: Jinja2Templates
     rules: RuleSet | None = None
     """The topics in force, to rebuild a match's clause tree (matches store none)."""
+    _memo: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    _why: OrderedDict[tuple[Any, ...], Why] = field(default_factory=OrderedDict)
+    _why_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def page_size(self) -> int:
@@ -58,16 +80,60 @@ class Context:
     def topic_name(self, topic: str) -> str:
         return self.topic_names.get(topic, topic)
 
-    def add_clauses(self, art: StoredArticle) -> None:
-        """Give each match its clause tree, rebuilt from the stored text under the rules in force."""
+    def derived(self, name: str, compute: Callable[[], T], *, arg: Any = None) -> T:
+        """`compute()`, kept until a match is added, removed or marked (`Store.review_version`)
+        or `arg` (what `compute` depends on besides the matches, e.g. a day) changes.
+
+        For what every page derives from all the matches (filter menus, dashboard counts):
+        at 100,000 articles each read thousands of article rows, while the version is two
+        index reads.
+        """
+        version = (self.store.review_version(), arg)
+        kept = self._memo.get(name)
+        if kept is not None and kept[0] == version:
+            return kept[1]  # type: ignore[no-any-return]
+        value = compute()
+        self._memo[name] = (version, value)
+        return value
+
+    def why(self, art: StoredArticle, *, full: bool = False, more_url: str = "") -> dict[str, Why]:
+        """Each match's clause tree (topics in force only), rebuilt from the stored text and rendered.
+
+        Matches store no tree; rebuilding one costs the engine tens of milliseconds, so the
+        collapsed trees are kept, keyed by article, its content hash and the rules version
+        (an edited article or another rule set is another key). The full tree is asked for
+        rarely and is large: it is built each time.
+        """
         if self.rules is None:
-            return
+            return {}
         known = {t.id for t in self.rules.topics}
+        out: dict[str, Why] = {}
+        doc = None
         for m in art.matches:
-            if m.topic_id in known and "clauses" not in m.explanation:
-                full = self.rules.explain(document_of(art), m.topic_id)
-                m.explanation = {**m.explanation, "clauses": full["clauses"],
-                                 "exclude_clauses": full["exclude_clauses"]}
+            if m.topic_id not in known:
+                continue
+            link = f"{more_url}#why-{quote(m.topic_id)}" if more_url else ""
+            key = (art.id, art.content_hash, self.rules.version, m.topic_id, link)
+            if not full:
+                with self._why_lock:
+                    cached = self._why.get(key)
+                    if cached is not None:
+                        self._why.move_to_end(key)
+                        out[m.topic_id] = cached
+                        continue
+            doc = doc or document_of(art)
+            exp = self.rules.explain(doc, m.topic_id)
+            exclude = exp.get("exclude_clauses")
+            why = Why(clauses=clause_tree(exp["clauses"], full=full, more_url=link),
+                      exclude=clause_tree(exclude, full=full, more_url=link) if exclude else None,
+                      excluded=bool(exp.get("excluded")))
+            out[m.topic_id] = why
+            if not full:
+                with self._why_lock:
+                    self._why[key] = why
+                    while len(self._why) > WHY_CACHE_SIZE:
+                        self._why.popitem(last=False)
+        return out
 
     def render(self, request: Request, name: str, data: dict[str, Any], status: int = 200) -> HTMLResponse:
         """A page, with what every page needs (CSRF token, backlog count); sets the CSRF cookie once."""

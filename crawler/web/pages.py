@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
-from urllib.parse import urlencode
+from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -46,7 +46,7 @@ router = APIRouter(include_in_schema=False)
 def list_page(ctx: Ctx, request: Request, f: FiltersDep, page: Annotated[int, Query(ge=1, le=100000)] = 1) -> HTMLResponse:
     size = ctx.page_size
     result = ctx.store.review_page(f.review_filter(), limit=size, offset=(page - 1) * size)
-    topics, sources = ctx.store.facets()
+    topics, sources = ctx.derived("facets", ctx.store.facets)
     pages = max(1, -(-result.total // size))
     failing = [fd for fd in ctx.store.feed_states(include_disabled=False) if fd.consecutive_failures]
     return ctx.render(request, "list.html", {
@@ -69,7 +69,7 @@ def near_misses_page(ctx: Ctx, request: Request, topic: Annotated[str, Query(max
     query = {"topic": topic} if topic else {}
     return ctx.render(request, "near_misses.html", {
         "rows": rows, "total": total, "page": page, "pages": pages, "topic": topic,
-        "topics": ctx.store.facets()[0], "topic_name": ctx.topic_name,
+        "topics": ctx.derived("facets", ctx.store.facets)[0], "topic_name": ctx.topic_name,
         "prev_url": "/near-misses?" + urlencode({**query, **({"page": page - 1} if page > 2 else {})})
         if page > 1 else None,
         "next_url": "/near-misses?" + urlencode({**query, "page": page + 1}) if page < pages else None,
@@ -77,9 +77,13 @@ def near_misses_page(ctx: Ctx, request: Request, topic: Annotated[str, Query(max
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
-def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDep) -> HTMLResponse:
+def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDep,
+                 clauses: Annotated[Literal["", "full"], Query(description="`full`: every clause of the tree")] = "",
+                 ) -> HTMLResponse:
     art = article_or_404(ctx, article_id)
-    ctx.add_clauses(art)
+    full = clauses == "full"
+    more_url = f"/articles/{article_id}?" + urlencode([*parse_qsl(f.query()), ("clauses", "full")])
+    why = ctx.why(art, full=full, more_url=more_url)
     hits = hits_of(m.explanation for m in art.matches)
     prev_id, next_id = ctx.store.neighbours(article_id, f.review_filter())
     story_id = ctx.store.story_of(article_id)
@@ -88,6 +92,7 @@ def article_page(ctx: Ctx, request: Request, article_id: ArticleId, f: FiltersDe
         "art": art, "title_html": highlight(art.title, hits, "title"),
         "body_paragraphs": highlight_paragraphs(art.text, hits, "body"), "f": f, "ctx_query": f.query(),
         "prev_id": prev_id, "next_id": next_id, "topic_name": ctx.topic_name,
+        "why": why, "full_tree": full, "more_url": more_url,
         "story": [r for r in story if r.id != article_id], "story_id": story_id,
         "story_articles": len({r.id for r in story}),
         "near_misses": [] if art.matches else ctx.store.near_misses_for(article_id),
@@ -147,12 +152,12 @@ def dashboard(ctx: Ctx, request: Request) -> HTMLResponse:
     now = datetime.now(UTC)
     today = now.date()
     since = day_start(today - timedelta(days=CHART_DAYS - 1))
-    per_day = ctx.store.flagged_per_day(since)
-    topics = sorted({t for _, t, _ in per_day} | set(ctx.store.facets()[0]))
-    sources = ctx.store.source_counts()
+    per_day = ctx.derived("per_day", lambda: ctx.store.flagged_per_day(since), arg=since)
+    topics = sorted({t for _, t, _ in per_day} | set(ctx.derived("facets", ctx.store.facets)[0]))
+    sources = ctx.derived("sources", ctx.store.source_counts)
     feeds = ctx.store.feed_states(include_disabled=False)
     failing = sorted((fd for fd in feeds if fd.consecutive_failures), key=lambda fd: fd.failing_since or now)
-    backlog = ctx.store.backlog()
+    backlog = ctx.derived("backlog", ctx.store.backlog)
     peak = max((s.flagged for s in sources), default=0)
     return ctx.render(request, "dashboard.html", {
         "chart": daily_chart(per_day, topics, end=today, days=CHART_DAYS, topic_names=ctx.topic_names),
