@@ -50,6 +50,9 @@ STOP_GRACE = 7.0
 """Seconds in-flight polls get to finish on SIGTERM before they are cancelled (systemd waits 10 s)."""
 WORKER_IDLE = 60.0
 """Seconds without a page to judge after which the extraction worker process is stopped."""
+WORKER_AFTER = 60
+"""Pages within 30 s (two a second) before extraction moves to a worker process: below that,
+the daemon's threads keep up on one core and the worker's memory would buy nothing."""
 
 
 def feed_configs(runtime: Runtime) -> list[FeedConfig]:
@@ -209,7 +212,7 @@ class Daemon:
         fetcher = Fetcher(settings.http)
         # Extraction and matching move to a worker process when there is a core for it.
         self.pipeline = Pipeline(store, fetcher, self.runtime, self.on_flagged,
-                                 worker=(os.cpu_count() or 1) > 1)
+                                 worker=(os.cpu_count() or 1) > 1, worker_after=WORKER_AFTER)
         if self.notifier is not None:
             self.notifier.store = store
             await self.notifier.resume()  # alarms a stop or an outage kept from going out

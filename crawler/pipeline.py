@@ -18,6 +18,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -94,10 +95,12 @@ class Pipeline:
     """Polls feeds and processes their new entries with one shared fetcher and store."""
 
     def __init__(self, store: Store, fetcher: Fetcher, runtime: Runtime,
-                 on_flagged: OnFlagged | None = None, *, worker: bool = False) -> None:
-        """`worker`: extract and match in a worker process (the daemon, on a machine of several cores)."""
+                 on_flagged: OnFlagged | None = None, *, worker: bool = False,
+                 worker_after: int = 0) -> None:
+        """`worker`: extract and match in a worker process (the daemon, on a machine of several cores),
+        once `worker_after` pages have come within `Workers.WINDOW` seconds."""
         self.store = store
-        self._workers = Workers() if worker else None
+        self._workers = Workers(start_after=worker_after) if worker else None
         self.fetcher = fetcher
         self.runtime = runtime
         self.on_flagged = on_flagged
@@ -272,7 +275,7 @@ class Pipeline:
     async def judge(self, runtime: Runtime, cfg: FeedSettings, entry: FeedEntry, fetched: Fetched | None,
                     fetch_error: str | None, http_status: int | None) -> Judged:
         """`judge_entry` in the worker process if this pipeline has one, else in a thread."""
-        if self._workers is not None:
+        if self._workers is not None and self._workers.wanted():
             pool = self._workers.pool_for(runtime)
             if pool is not None:
                 self._workers.busy += 1
@@ -410,14 +413,34 @@ class Workers:
     """
 
     RETRY = 60.0
+    WINDOW = 30.0
+    """Seconds over which pages are counted to decide whether a worker pays for itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, start_after: int = 0) -> None:
+        self.start_after = start_after
+        """Pages within `WINDOW` seconds before a worker is started: a light load stays in threads,
+        so a daemon with a few feeds never pays for a second interpreter (and multiprocessing's
+        resource tracker, which stays once started)."""
+        self._recent: deque[float] = deque()
         self._pool: ProcessPoolExecutor | None = None
         self._for: Runtime | None = None
         self._retry_at = 0.0
         self.busy = 0
         """Pages being judged by the worker now."""
         self.last_used = time.monotonic()
+
+    def wanted(self) -> bool:
+        """Count this page; True while a worker runs or once the load has earned one."""
+        if self._pool is not None or not self.start_after:
+            return True
+        now = time.monotonic()
+        self._recent.append(now)
+        while self._recent and self._recent[0] < now - self.WINDOW:
+            self._recent.popleft()
+        if len(self._recent) < self.start_after:
+            return False
+        self._recent.clear()
+        return True
 
     def pool_for(self, runtime: Runtime) -> ProcessPoolExecutor | None:
         """The worker for `runtime` (started now if needed), or None while one cannot be had."""

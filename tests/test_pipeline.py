@@ -185,6 +185,19 @@ def _two_flagging_feeds(tmp_path: Path, server: LoopbackServer):
     return feeds, runtime, store
 
 
+async def test_a_light_load_stays_in_threads_until_it_earns_a_worker(tmp_path: Path, server: LoopbackServer) -> None:
+    """A daemon with a few feeds never starts the second interpreter; a busy one does."""
+    _, runtime, store = _two_flagging_feeds(tmp_path, server)
+    async with Fetcher(runtime.config.settings.http) as fetcher:
+        pipeline = Pipeline(store, fetcher, runtime, worker=True, worker_after=2)
+        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+        assert pipeline._workers._pool is None  # one page: judged in a thread
+        assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
+        assert pipeline._workers._pool is not None  # the second within the window starts it
+        await pipeline.aclose()
+    store.close()
+
+
 async def test_a_reload_gives_the_worker_the_new_rules(tmp_path: Path, server: LoopbackServer) -> None:
     feeds, runtime, store = _two_flagging_feeds(tmp_path, server)
     async with Fetcher(runtime.config.settings.http) as fetcher:
