@@ -52,13 +52,13 @@ def test_blind_set(ruleset: RuleSet) -> None:
 
     The second round tuned on its even lines (its odd lines then reached 0.900 / 0.720);
     the third tuned on all of it, so it is a regression check now, not an estimate.  The
-    floor is a little under what it reaches (P 1.000 / R 1.000 after the fourth round).
+    floor is a little under what it reaches (P 1.000 / R 1.000 after the fourth and fifth rounds).
     """
     rows = list(read_labelled(BLIND))
     assert len(rows) == 110 and all(r.get("class") for r in rows)
     s = figures(ruleset, rows)
-    assert s["precision"] >= 0.97, s["false_positives"]
-    assert s["recall"] >= 0.97, s["false_negatives"]
+    assert s["precision"] >= 0.98, s["false_positives"]
+    assert s["recall"] >= 0.98, s["false_negatives"]
 
 
 def test_second_blind_set(ruleset: RuleSet) -> None:
@@ -82,14 +82,14 @@ def test_third_blind_set(ruleset: RuleSet) -> None:
     The fourth round tuned on its even lines only; the odd lines were looked at once, at
     the end (the held-out odd half then 0.931 / 0.871).  The fifth round read all of it,
     so it is a regression check now.  The floors are a little under what the whole set
-    reaches (P 0.984 / R 0.984 after the fifth round).
+    reaches (P 1.000 / R 1.000 after the fifth round).
     """
     rows = list(read_labelled(BLIND3))
     assert len(rows) == 150 and all(r.get("class") for r in rows)
     assert evaluate(ruleset, rows)["skipped"] == 6  # the borderline lines
     s = figures(ruleset, rows)
-    assert s["precision"] >= 0.97, s["false_positives"]
-    assert s["recall"] >= 0.96, s["false_negatives"]
+    assert s["precision"] >= 0.98, s["false_positives"]
+    assert s["recall"] >= 0.98, s["false_negatives"]
 
 
 @pytest.mark.parametrize(("lines", "headline"), [
@@ -99,7 +99,7 @@ def test_third_blind_set_under_furniture(ruleset: RuleSet, lines: tuple[str, ...
     """Furniture lines and missing headlines on blind3: precision holds, recall falls little.
 
     In the fourth round recall fell from 0.934 to 0.902 without a headline; since the fifth
-    it does not fall (0.984 either way), so the floor is issue 9's 0.03.
+    it does not fall (1.000 either way), so the floor is issue 9's 0.03.
     """
     rows = [r for r in read_labelled(BLIND3) if r.get("label") in (0, 1)]
     plain = figures(ruleset, rows)
