@@ -69,3 +69,27 @@ def test_list_errors_are_named(tmp_path: Path, change: tuple[str, str], expected
     with pytest.raises(ConfigError) as exc:
         _load(tmp_path, TOPIC.replace(*change))
     assert expected in str(exc.value), str(exc.value)
+
+
+def test_a_near_in_a_list_keeps_its_gaps(tmp_path: Path) -> None:
+    """`@name` behaves as its definition in parentheses: the other side may stand in its gaps.
+
+    "(ambassadors NEAR/20 met) NEAR/20 india" finds "ambassadors from India met"; the same
+    NEAR held in a list (and in a list of lists) must too.
+    """
+    topic = '''id = "t"
+name = "T"
+query = "@meeting NEAR/20 india"
+
+[terms]
+meeting = "ambassadors NEAR/20 met"
+'''
+    text = "Former ambassadors from India met here"
+    nested = topic.replace('query = "@meeting NEAR/20 india"', 'query = "@either NEAR/20 india"') + (
+        'either = "@meeting OR envoys"\n')
+    for source in (topic, nested):
+        rs = _load(tmp_path, source)
+        assert rs.matching_ids(Document(body=text)) == ["t"]
+        # its own words are still not a second side
+        own = _load(tmp_path, source.replace("NEAR/20 india", "NEAR/5 met"))
+        assert own.matching_ids(Document(body=text)) == []

@@ -52,13 +52,13 @@ def test_blind_set(ruleset: RuleSet) -> None:
 
     The second round tuned on its even lines (its odd lines then reached 0.900 / 0.720);
     the third tuned on all of it, so it is a regression check now, not an estimate.  The
-    floor is a little under what it reaches (P 1.000 / R 1.000 after the fourth round).
+    floor is a little under what it reaches (P 1.000 / R 1.000 after the fourth and fifth rounds).
     """
     rows = list(read_labelled(BLIND))
     assert len(rows) == 110 and all(r.get("class") for r in rows)
     s = figures(ruleset, rows)
-    assert s["precision"] >= 0.97, s["false_positives"]
-    assert s["recall"] >= 0.97, s["false_negatives"]
+    assert s["precision"] >= 0.98, s["false_positives"]
+    assert s["recall"] >= 0.98, s["false_negatives"]
 
 
 def test_second_blind_set(ruleset: RuleSet) -> None:
@@ -66,28 +66,30 @@ def test_second_blind_set(ruleset: RuleSet) -> None:
 
     The third round tuned on its even lines only; the odd lines were looked at once, at
     the end (then 1.000 / 0.700).  The fourth round read all of it, so it is a regression
-    check now.  The floors are a little under what the whole set reaches (P 1.000 / R 0.975).
+    check now.  The floors are a little under what the whole set reaches (P 1.000 / R 1.000
+    after the fifth round).
     """
     rows = list(read_labelled(BLIND2))
     assert len(rows) == 90 and all(r.get("class") for r in rows)
     s = figures(ruleset, rows)
-    assert s["precision"] >= 0.96, s["false_positives"]
-    assert s["recall"] >= 0.92, s["false_negatives"]
+    assert s["precision"] >= 0.98, s["false_positives"]
+    assert s["recall"] >= 0.97, s["false_negatives"]
 
 
 def test_third_blind_set(ruleset: RuleSet) -> None:
     """A third blind set: 150 excerpts by two writers who never saw the rules, 6 borderline.
 
     The fourth round tuned on its even lines only; the odd lines were looked at once, at
-    the end.  The floors are a little under what the whole set reaches (P 0.966 /
-    R 0.934; the even half 1.000 / 1.000, the held-out odd half 0.931 / 0.871).
+    the end (the held-out odd half then 0.931 / 0.871).  The fifth round read all of it,
+    so it is a regression check now.  The floors are a little under what the whole set
+    reaches (P 1.000 / R 1.000 after the fifth round).
     """
     rows = list(read_labelled(BLIND3))
     assert len(rows) == 150 and all(r.get("class") for r in rows)
     assert evaluate(ruleset, rows)["skipped"] == 6  # the borderline lines
     s = figures(ruleset, rows)
-    assert s["precision"] >= 0.95, s["false_positives"]
-    assert s["recall"] >= 0.92, s["false_negatives"]
+    assert s["precision"] >= 0.98, s["false_positives"]
+    assert s["recall"] >= 0.98, s["false_negatives"]
 
 
 @pytest.mark.parametrize(("lines", "headline"), [
@@ -96,14 +98,14 @@ def test_third_blind_set(ruleset: RuleSet) -> None:
 def test_third_blind_set_under_furniture(ruleset: RuleSet, lines: tuple[str, ...], headline: bool) -> None:
     """Furniture lines and missing headlines on blind3: precision holds, recall falls little.
 
-    Without a headline recall falls from 0.934 to 0.902 (0.032, more than issue 9's 0.03:
-    reports that say what they are about only in the headline); the floor says so.
+    In the fourth round recall fell from 0.934 to 0.902 without a headline; since the fifth
+    it does not fall (1.000 either way), so the floor is issue 9's 0.03.
     """
     rows = [r for r in read_labelled(BLIND3) if r.get("label") in (0, 1)]
     plain = figures(ruleset, rows)
     s = figures(ruleset, variants(rows, lines, headline=headline))
     assert s["precision"] >= 0.95, s["false_positives"]
-    assert s["recall"] >= plain["recall"] - 0.04, s["false_negatives"]
+    assert s["recall"] >= plain["recall"] - 0.03, s["false_negatives"]
 
 
 def test_dev_set(ruleset: RuleSet, shared: Path) -> None:

@@ -620,9 +620,11 @@ def _words(node: Node, ix: DocIndex, occ: Occurrence) -> frozenset[int]:
     """The token positions of an occurrence's own words: all of a term's span, a NEAR's two sides."""
     if isinstance(node, Near):
         return node.words(ix, occ)
+    if isinstance(node, Named):  # a list behaves as its definition in parentheses
+        return _words(node.child, ix, occ)
     if isinstance(node, Or):
         for c in node.children:
-            if isinstance(c, Near | Or) and occ in c.occurrences(ix):
+            if isinstance(c, Near | Or | Named) and occ in c.occurrences(ix):
                 return _words(c, ix, occ)
     return frozenset(range(occ[1], occ[2]))
 
