@@ -15,7 +15,9 @@ the second blind set `tests/fixtures/rules/blind2.jsonl` (written later, by some
 never saw the rules: its even lines were tuned on in the third round, its odd lines held out);
 and the third, `tests/fixtures/rules/blind3.jsonl` (150 excerpts by two more writers, 6
 borderline and skipped: its even lines were tuned on in the fourth round, its odd lines held
-out; the fifth round read all three sets, so none of them is held out any more).
+out; the fifth round read all three sets, so none of them is held out any more), and the
+fourth, `tests/fixtures/rules/blind4.jsonl` (150 more by two more writers), which no round
+has tuned on: its figures are the estimate for coverage the rules have never seen.
 `--no-held-out` leaves out the figures of blind3's odd lines, as the fourth round's tuning
 runs did.  `--misses` lists every article of the three blind sets that the topic gets
 wrong, with and without its headline, by id and class: what a round of tuning starts from.
@@ -49,6 +51,8 @@ DEFAULT_RULES = ROOT / "config" / "rules" / "india-pakistan-backchannel.toml"
 BLIND = ROOT / "tests" / "fixtures" / "rules" / "blind.jsonl"
 BLIND2 = ROOT / "tests" / "fixtures" / "rules" / "blind2.jsonl"
 BLIND3 = ROOT / "tests" / "fixtures" / "rules" / "blind3.jsonl"
+BLIND4 = ROOT / "tests" / "fixtures" / "rules" / "blind4.jsonl"
+"""Kept out of tuning in rounds 4 and 5: the estimate for coverage the rules have never seen."""
 
 _BACK_CHANNEL = re.compile(r"back[\s\-\u2010\u2011]?channel|बैक[\s-]?चैनल|بیک چینل", re.I)
 
@@ -178,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     # halves by line number, borderline lines included, as the protocol splits them
     blind3 = list(read_labelled(BLIND3))
     blind3_seen = blind3[0::2] if args.no_held_out else blind3
-    for name, data in (("blind", blind), ("blind2", blind2), ("blind3", blind3_seen)):
+    blind4 = list(read_labelled(BLIND4))
+    for name, data in (("blind", blind), ("blind2", blind2), ("blind3", blind3_seen), ("blind4", blind4)):
         if name == "blind3" and args.no_held_out:
             print(f"\nblind3, even half only ({len(_labelled(data))} labelled): {_fmt(_pr(ruleset, data))}")
         else:
@@ -193,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\npage furniture (one line appended to every article, variants in turn)")
     for name, data in (("topic-real", real), ("topic-dev", dev), ("blind", _labelled(blind)),
-                       ("blind2", _labelled(blind2)), ("blind3", _labelled(blind3_seen))):
+                       ("blind2", _labelled(blind2)), ("blind3", _labelled(blind3_seen)),
+                       ("blind4", _labelled(blind4))):
         for label, lines, headline in (("plain", (), True), ("+ Also read (cricket)", ALSO_READ, True),
                                        ("+ Related (other pair)", RELATED, True), ("no headline", (), False),
                                        ("no headline + Also read", ALSO_READ, False),
@@ -202,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nnear misses (the safety net: flagged + near misses should hold >= 97% of positives,"
           " near misses <= flagged)")
-    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind3", _labelled(blind3_seen))):
+    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind3", _labelled(blind3_seen)),
+                       ("blind4", _labelled(blind4))):
         s = safety_net(ruleset, data)
         print(f"  {name:10s} flagged {s['flagged']}, near misses {s['near_misses']}, positives held "
               f"{s['held']}/{s['positives']} = {s['held'] / s['positives']:.3f}")

@@ -23,6 +23,7 @@ DEFAULT_TOPIC = ROOT / "config" / "rules" / "india-pakistan-backchannel.toml"
 BLIND = ROOT / "tests" / "fixtures" / "rules" / "blind.jsonl"
 BLIND2 = ROOT / "tests" / "fixtures" / "rules" / "blind2.jsonl"
 BLIND3 = ROOT / "tests" / "fixtures" / "rules" / "blind3.jsonl"
+BLIND4 = ROOT / "tests" / "fixtures" / "rules" / "blind4.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +139,30 @@ def test_furniture_lines_are_what_they_claim(ruleset: RuleSet) -> None:
         assert ex["hits"], f"{line!r} uses none of the topic's quiet-contact words"
 
 
+def test_fourth_blind_set(ruleset: RuleSet) -> None:
+    """A fourth blind set, 150 excerpts by two more writers, that no round has tuned on.
+
+    Its figures are the estimate for coverage the rules have never seen: P 0.981 / R 0.867
+    after the fifth round (0.962 / 0.833 with the topic before the fourth).  The floors sit a
+    little under; recall is under issue 9's 0.90 here, which is why the near misses matter:
+    flagged plus near misses hold every one of its positives.
+    """
+    rows = list(read_labelled(BLIND4))
+    assert len(rows) == 150 and all(r.get("class") for r in rows)
+    s = figures(ruleset, rows)
+    assert s["precision"] >= 0.95, s["false_positives"]
+    assert s["recall"] >= 0.85, s["false_negatives"]
+    _assert_safety_net(ruleset, [r for r in rows if r.get("label") in (0, 1)])
+
+
 def test_near_misses_are_a_safety_net(ruleset: RuleSet, shared: Path) -> None:
     """Flagged plus near misses hold >= 97% of the positives, with fewer near misses than flags."""
+    _assert_safety_net(ruleset, labelled(shared, "topic-real"))
+
+
+def _assert_safety_net(ruleset: RuleSet, rows: list[dict[str, Any]]) -> None:
     flagged = misses = positives = held = 0
-    for row in labelled(shared, "topic-real"):
+    for row in rows:
         doc = Document(title=str(row.get("title") or ""), body=str(row.get("text") or ""))
         hit = bool(ruleset.matching_ids(doc))
         miss = near_miss(ruleset, doc) if not hit else None
