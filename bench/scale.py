@@ -78,8 +78,9 @@ def _tree(pid: int) -> list[int]:
 def proc_stats(pid: int) -> tuple[float, float]:
     """RSS in MB and CPU seconds (user + system) of a live process and its children, from /proc.
 
-    The children's CPU is read while they live (a worker ends with the daemon); their RSS
-    is added to the daemon's, counting pages they share twice, so it errs high.
+    Live children's CPU is read from their own entries and ended ones' from the daemon's
+    `cutime`/`cstime`, so the total never falls when a child ends; their RSS is added to
+    the daemon's, counting pages they share twice, so it errs high.
     """
     rss = cpu = 0.0
     ticks = os.sysconf("SC_CLK_TCK")
@@ -92,6 +93,8 @@ def proc_stats(pid: int) -> tuple[float, float]:
         except OSError:  # ended meanwhile
             continue
         cpu += (int(fields[11]) + int(fields[12])) / ticks
+        if p == pid:  # children that ended and were reaped (a stopped worker, the stories pass) count too
+            cpu += (int(fields[13]) + int(fields[14])) / ticks
     return rss, cpu
 
 
