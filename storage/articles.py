@@ -27,15 +27,46 @@ from .rows import (
 )
 from .schema import articles, matches
 
-__all__ = ["ArticlesPart"]
+__all__ = ["ArticlesPart", "expand"]
 
 
-def _stored_match(row: RowMapping) -> StoredMatch:
+def _compact(explanation: dict[str, Any]) -> dict[str, Any]:
+    """The explanation as stored: hits keep their offsets but not their words (the words are
+    in the stored text), and the copies of `matched_terms` and `rules_version` stay out
+    (they have columns). A broad topic records a dozen hits per match; this keeps a match
+    row under 2 KB. `expand` puts everything back on read."""
+    out = {k: v for k, v in explanation.items() if k not in ("matched_terms", "rules_version")}
+    out["hits"] = [{k: v for k, v in h.items() if k != "text"} for h in explanation.get("hits") or []]
+    return out
+
+
+def expand(explanation: dict[str, Any], row: RowMapping, fields: dict[str, str] | None = None) -> dict[str, Any]:
+    """A stored explanation as the engine made it: the columns' copies back, and each hit's
+    words cut from `fields` (title and body text) when given. Rows stored before the
+    compact form carry them already and pass through unchanged."""
+    exp = dict(explanation or {})
+    for key in ("matched_terms", "rules_version"):
+        if key in row and key not in exp:
+            exp[key] = list(row[key] or []) if key == "matched_terms" else row[key]
+    if fields is not None and exp.get("hits"):
+        hits = []
+        for h in exp["hits"]:
+            if "text" not in h:
+                text = fields.get("body" if h.get("field") == "lead" else str(h.get("field")), "")
+                start, end = h.get("start"), h.get("end")
+                ok = isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(text)
+                h = {**h, "text": text[start:end] if ok else ""}
+            hits.append(h)
+        exp["hits"] = hits
+    return exp
+
+
+def _stored_match(row: RowMapping, fields: dict[str, str] | None = None) -> StoredMatch:
     return StoredMatch(
         topic_id=row["topic_id"],
         score=row["score"],
         matched_terms=list(row["matched_terms"] or []),
-        explanation=dict(row["explanation"] or {}),
+        explanation=expand(row["explanation"], row, fields),
         rules_version=row["rules_version"],
         created_at=row["created_at"],
         state=row["state"],
@@ -57,7 +88,7 @@ def _match_row(article_id: int, m: MatchData, now: datetime) -> dict[str, Any]:
         "topic_id": m.topic_id,
         "score": float(m.score),
         "matched_terms": list(m.matched_terms),
-        "explanation": json.loads(json.dumps(m.explanation, default=str)),
+        "explanation": json.loads(json.dumps(_compact(m.explanation), default=str)),
         "rules_version": m.rules_version,
         "created_at": now,
         "state": "unreviewed",
@@ -109,7 +140,8 @@ class ArticlesPart(StorePart):
             if row is None:
                 return None
             art = _stored_article(row)
-            art.matches = [_stored_match(m) for m in conn.execute(
+            fields = {"title": art.title or "", "body": art.text or ""}
+            art.matches = [_stored_match(m, fields) for m in conn.execute(
                 select(matches).where(matches.c.article_id == article_id).order_by(matches.c.score.desc())
             ).mappings()]
         return art
@@ -128,7 +160,8 @@ class ArticlesPart(StorePart):
                     by_id = {a.id: a for a in rows}
                     for m in conn.execute(select(matches).where(
                             matches.c.article_id.in_(list(by_id)))).mappings():
-                        by_id[m["article_id"]].matches.append(_stored_match(m))
+                        a = by_id[m["article_id"]]
+                        a.matches.append(_stored_match(m, {"title": a.title or "", "body": a.text or ""}))
             if not rows:
                 return
             yield from rows

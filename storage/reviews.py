@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
+from .articles import expand
 from .db import utcnow
 from .rows import (
     REVIEW_STATES,
@@ -202,7 +203,7 @@ class ReviewsPart(SearchPart):
                            m.matched_terms, m.note, m.reviewed_at, m.reviewed_by, m.created_at, sm.story_id,
                            size.label("story_size")]
         if details:
-            cols += [a.text, m.explanation]
+            cols += [a.text, m.explanation, m.rules_version]
         order = (when.desc(), a.id.desc(), then)
         if limit is None:
             q = select(*cols).select_from(self._review_from()).where(*self._review_conditions(f)).order_by(*order)
@@ -225,7 +226,8 @@ class ReviewsPart(SearchPart):
             text_from=r["text_from"],
             summary=r["summary"] or "", story_id=r["story_id"], story_size=int(r["story_size"] or 0),
             text=r["text"] if details else None,
-            explanation=dict(r["explanation"] or {}) if details else None,
+            explanation=expand(r["explanation"], r, {"title": r["title"] or "", "body": r["text"] or ""})
+            if details else None,
         ) for r in conn.execute(q).mappings()]
 
     def neighbours(self, article_id: int, f: ReviewFilter | None = None) -> tuple[int | None, int | None]:

@@ -216,3 +216,31 @@ def test_instances_starting_together_add_feeds_once(store_url: str) -> None:
     assert len(stores[0].feed_states()) == 20
     for s in stores:
         s.close()
+
+
+def test_a_match_is_stored_compact_and_read_back_whole(store: Store) -> None:
+    """Hits keep offsets, not words, and the columns' copies stay out of the stored explanation;
+    every reader still sees the explanation the engine made (issue 10, target 4)."""
+    from pathlib import Path
+
+    from crawler.models import Document
+    from crawler.rules.topics import load_topics
+
+    rules = load_topics([Path(__file__).resolve().parents[1] / "config" / "rules" / "india-pakistan-backchannel.toml"])
+    text = ("ISLAMABAD: India and Pakistan kept a quiet back-channel open through the winter, officials in "
+            "Delhi said. The national security advisers met secretly in Abu Dhabi, away from the media.")
+    doc = Document(title="India, Pakistan NSAs held secret talks", body=text)
+    (m,) = rules.match(doc)
+    art_id = store.add_article(_article(title=doc.title, text=text), [m])
+    with store.engine.connect() as conn:
+        from sqlalchemy import text as sql
+        raw = conn.execute(sql("SELECT explanation FROM matches WHERE article_id = :i"), {"i": art_id}).scalar()
+    stored = raw if isinstance(raw, dict) else __import__("json").loads(raw)
+    assert stored["hits"] and all("text" not in h for h in stored["hits"])
+    assert "matched_terms" not in stored and "rules_version" not in stored
+    art = store.get_article(art_id)
+    assert art is not None
+    (got,) = art.matches
+    assert got.explanation == m.explanation  # words, terms and version back as the engine made them
+    (row,) = store.review_page(details=True).rows
+    assert row.explanation == m.explanation
