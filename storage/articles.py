@@ -45,20 +45,21 @@ def expand(explanation: dict[str, Any], row: RowMapping, fields: dict[str, str] 
     words cut from `fields` (title and body text) when given. Rows stored before the
     compact form carry them already and pass through unchanged."""
     exp = dict(explanation or {})
-    for key in ("matched_terms", "rules_version"):
-        if key in row and key not in exp:
-            exp[key] = list(row[key] or []) if key == "matched_terms" else row[key]
+    if "matched_terms" in row:
+        exp.setdefault("matched_terms", list(row["matched_terms"] or []))
+    if "rules_version" in row:
+        exp.setdefault("rules_version", row["rules_version"])
     if fields is not None and exp.get("hits"):
-        hits = []
-        for h in exp["hits"]:
-            if "text" not in h:
-                text = fields.get("body" if h.get("field") == "lead" else str(h.get("field")), "")
-                start, end = h.get("start"), h.get("end")
-                ok = isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(text)
-                h = {**h, "text": text[start:end] if ok else ""}
-            hits.append(h)
-        exp["hits"] = hits
+        exp["hits"] = [h if "text" in h else {**h, "text": _words_at(h, fields)} for h in exp["hits"]]
     return exp
+
+
+def _words_at(hit: dict[str, Any], fields: dict[str, str]) -> str:
+    """The words a stored hit's offsets point at (`lead` hits are stored as `body` ones)."""
+    text = fields.get(str(hit.get("field")), "")
+    start, end = hit.get("start"), hit.get("end")
+    ok = isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(text)
+    return text[start:end] if ok else ""
 
 
 def _stored_match(row: RowMapping, fields: dict[str, str] | None = None) -> StoredMatch:
