@@ -129,7 +129,7 @@ def by_class(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def print_misses(ruleset: RuleSet) -> None:
     """Every blind-set article the topic gets wrong, as it is and with no headline."""
-    for path in (BLIND, BLIND2, BLIND3):
+    for path in (BLIND, BLIND2, BLIND3, BLIND4):
         for row in _rows(path):
             relevant = int(row["label"]) == 1
             for headline in (True, False):
