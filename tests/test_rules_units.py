@@ -110,6 +110,28 @@ def test_lead_hits_are_shown_in_the_body() -> None:
     assert [body[h["start"]:h["end"]] for h in exp["hits"]] == ["India", "secret talks"]
 
 
+def test_opening_reads_the_first_sentence_of_the_story() -> None:
+    """`opening:` is the body's first sentence of eight words or more, with any shorter
+    lines before it (a repeated headline, a dateline); later sentences are not in it."""
+    body = ("Talks in Dubai\nISLAMABAD: Officials of India and Pakistan met secretly in Dubai, "
+            "two officials said. The budget was secret until Friday.")
+    assert matches("opening:(secretly NEAR/s india)", body)
+    assert matches("opening:dubai", body)
+    assert not matches("opening:budget", body)
+    assert matches("lead:budget", body)
+    assert not matches("opening:talks", "", title="Talks in Dubai")
+    # "J. N. Dixit" does not end the sentence; a first sentence of any length when it is all
+    assert matches("opening:(dixit NEAR/s dubai)", "J. N. Dixit met Tariq Aziz in Dubai on Monday. Later.")
+    assert matches("opening:short", "Short text only.")
+
+
+def test_opening_hits_are_shown_in_the_body() -> None:
+    rs = RuleSet([topic_from_query("opening:secretly")])
+    body = "India and Pakistan officials met secretly in Dubai last month. More."
+    exp = rs.explain(Document(body=body), rs.topics[0].id)
+    assert exp["matched"] and {h["field"] for h in exp["hits"]} == {"body"}
+
+
 def test_units_follow_the_gaps_between_words() -> None:
     text = "One two. Three\nfour? five. Mr. Six"
     _, spans = spans_tokens(text)

@@ -25,6 +25,7 @@ BLIND2 = ROOT / "tests" / "fixtures" / "rules" / "blind2.jsonl"
 BLIND3 = ROOT / "tests" / "fixtures" / "rules" / "blind3.jsonl"
 BLIND4 = ROOT / "tests" / "fixtures" / "rules" / "blind4.jsonl"
 BLIND5 = ROOT / "tests" / "fixtures" / "rules" / "blind5.jsonl"
+BLIND6 = ROOT / "tests" / "fixtures" / "rules" / "blind6.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -160,13 +161,24 @@ def test_fifth_blind_set(ruleset: RuleSet) -> None:
     _assert_safety_net(ruleset, [r for r in rows if r.get("label") in (0, 1)])
 
 
-@pytest.mark.parametrize("path", [BLIND4, BLIND5], ids=["blind4", "blind5"])
+def test_sixth_blind_set(ruleset: RuleSet) -> None:
+    """A sixth blind set, 300 excerpts by four writers, one per period of 1999-2026, 11
+    borderline.  Measured once before it was tuned on: P 0.948 / R 0.894 (P 0.953 / R 0.829
+    with the fifth round's topic); P 0.984 / R 1.000 after the seventh round (two budget
+    and election reports that credit "quiet contacts" in their second sentence are flagged).
+    A regression check now."""
+    rows = blind_set_above(ruleset, BLIND6, 300, precision=0.97, recall=0.98)
+    assert evaluate(ruleset, rows)["skipped"] == 11
+    _assert_safety_net(ruleset, [r for r in rows if r.get("label") in (0, 1)])
+
+
+@pytest.mark.parametrize("path", [BLIND4, BLIND5, BLIND6], ids=["blind4", "blind5", "blind6"])
 @pytest.mark.parametrize(("lines", "headline"), [
     (ALSO_READ, True), (RELATED, True), ((), False), (ALSO_READ, False), (RELATED, False),
 ], ids=["also-read", "related", "no-headline", "also-read-no-headline", "related-no-headline"])
 def test_later_blind_sets_under_furniture(ruleset: RuleSet, path: Path, lines: tuple[str, ...],
                                           headline: bool) -> None:
-    """Furniture lines and missing headlines on blind4 and blind5: issue 9's bounds hold."""
+    """Furniture lines and missing headlines on blind4-6: issue 9's bounds hold."""
     rows = [r for r in read_labelled(path) if r.get("label") in (0, 1)]
     plain = figures(ruleset, rows)
     s = figures(ruleset, variants(rows, lines, headline=headline))

@@ -113,8 +113,9 @@ class RuleSet:
                 if q is None:
                     continue
                 for term in q.terms():
-                    # `lead:` words are body words: finding candidates never needs the lead.
-                    self._fields.update("body" if f == "lead" else f for f in term.fields)
+                    # `lead:` and `opening:` words are body words: finding candidates never
+                    # needs them.
+                    self._fields.update("body" if f in ("lead", "opening") else f for f in term.fields)
                     for variant in term.variants:
                         for w in variant:
                             (prefixes if w.prefix else words).add(w.text)
@@ -216,8 +217,8 @@ class RuleSet:
     def _summary(self, ix: DocIndex, topic: Topic, hits: list[dict[str, Any]], *, held: bool,
                  excluded: bool) -> dict[str, Any]:
         """What a stored match keeps: verdict, hits (offsets into the stored text), snippets, score."""
-        for h in hits:  # `lead:` is the start of the body: show its hits where the reader sees them
-            if h["field"] == "lead":
+        for h in hits:  # `lead:`/`opening:` are the body's start: show hits where the reader sees them
+            if h["field"] in ("lead", "opening"):
                 h["field"] = "body"
         hits = _dedupe(hits)
         return {

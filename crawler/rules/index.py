@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from crawler.models import Document
-from crawler.rules.text import ascii_spans, fast_tokens, lead_end, spans_tokens, text_units
+from crawler.rules.text import ascii_spans, fast_tokens, lead_end, opening_end, spans_tokens, text_units
 
 __all__ = ["FIELDS", "LEAD_WORDS", "DocIndex", "FieldIndex", "Vocabulary", "field_text"]
 
-FIELDS = ("title", "body", "lead", "url", "source", "author")
+FIELDS = ("title", "body", "lead", "opening", "url", "source", "author")
 """Fields a query can scope a term to; unscoped terms look at title and body."""
 
 LEAD_WORDS = 80
@@ -28,13 +28,17 @@ the last paragraph when the ones before it hold 40 words or more (see `lead_end`
 def field_text(doc: Document, field: str) -> str:
     """The original string a field is read from (authors are joined with `; `).
 
-    `lead` is the start of the body, so its character offsets are the body's too.
+    `lead` and `opening` are the start of the body, so their character offsets are the
+    body's too.
     """
     if field == "author":
         return "; ".join(doc.authors)
     if field == "lead":
         body = doc.body or ""
         return body[:lead_end(body, LEAD_WORDS)]
+    if field == "opening":
+        body = doc.body or ""
+        return body[:opening_end(body)]
     return str(getattr(doc, field) or "")
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "fast_tokens",
     "lead_end",
     "normalise",
+    "opening_end",
     "spans_tokens",
     "text_units",
     "word_tokens",
@@ -193,6 +194,28 @@ def lead_end(text: str, words: int) -> int:
         if len(before) * 2 >= words:
             cut = before[-1]
     return cut
+
+
+def opening_end(text: str, min_words: int = 8) -> int:
+    """Where the opening sentence of `text` ends: the first sentence of `min_words` words or more.
+
+    A report says its news in its first sentence; a passing mention comes later.  Shorter
+    sentences before it (a headline or a dateline repeated on a line of its own) are part of
+    the opening too, so the opening is always a prefix of the text, as `lead_end`'s is.
+    """
+    spans = [m.span() for m in _ORIG_WORD_RE.finditer(text[:4000])]
+    if not spans:
+        return 0
+    sentences, _ = text_units(text, spans)
+    count = 0
+    for i, sent in enumerate(sentences):
+        count += 1
+        last = i + 1 == len(sentences) or sentences[i + 1] != sent
+        if last:
+            if count >= min_words:
+                return spans[i][1]
+            count = 0
+    return spans[-1][1]
 
 
 def word_tokens(text: str) -> list[str]:
