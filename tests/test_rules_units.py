@@ -123,6 +123,11 @@ def test_opening_reads_the_first_sentence_of_the_story() -> None:
     # "J. N. Dixit" does not end the sentence; a first sentence of any length when it is all
     assert matches("opening:(dixit NEAR/s dubai)", "J. N. Dixit met Tariq Aziz in Dubai on Monday. Later.")
     assert matches("opening:short", "Short text only.")
+    # a headline repeated as the body's first line, however long, is not the story's first sentence
+    body = ("India and Pakistan envoys met in secret before the summit, sources say\n"
+            "Under the cover of a cricket match in Lahore, the two envoys met for three hours. Later.")
+    assert matches("opening:(cover NEAR/s cricket)", body)
+    assert not matches("opening:later", body)
 
 
 def test_opening_hits_are_shown_in_the_body() -> None:

@@ -26,6 +26,7 @@ BLIND3 = ROOT / "tests" / "fixtures" / "rules" / "blind3.jsonl"
 BLIND4 = ROOT / "tests" / "fixtures" / "rules" / "blind4.jsonl"
 BLIND5 = ROOT / "tests" / "fixtures" / "rules" / "blind5.jsonl"
 BLIND6 = ROOT / "tests" / "fixtures" / "rules" / "blind6.jsonl"
+BLIND7 = ROOT / "tests" / "fixtures" / "rules" / "blind7.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -172,13 +173,24 @@ def test_sixth_blind_set(ruleset: RuleSet) -> None:
     _assert_safety_net(ruleset, [r for r in rows if r.get("label") in (0, 1)])
 
 
-@pytest.mark.parametrize("path", [BLIND4, BLIND5, BLIND6], ids=["blind4", "blind5", "blind6"])
+def test_seventh_blind_set(ruleset: RuleSet) -> None:
+    """A seventh blind set, 300 excerpts by four more writers, 11 borderline.  Measured once
+    before it was tuned on: P 0.974 / R 0.925, and without headlines P 0.948 / R 0.917 (P 0.963
+    / R 0.875 with the fifth round's topic); P 0.984 / R 1.000 after the eighth round (a
+    court report and a campaign speech that mention secret talks in their second or third
+    sentence are flagged).  A regression check now."""
+    rows = blind_set_above(ruleset, BLIND7, 300, precision=0.97, recall=0.98)
+    assert evaluate(ruleset, rows)["skipped"] == 11
+    _assert_safety_net(ruleset, [r for r in rows if r.get("label") in (0, 1)])
+
+
+@pytest.mark.parametrize("path", [BLIND4, BLIND5, BLIND6, BLIND7], ids=["blind4", "blind5", "blind6", "blind7"])
 @pytest.mark.parametrize(("lines", "headline"), [
     (ALSO_READ, True), (RELATED, True), ((), False), (ALSO_READ, False), (RELATED, False),
 ], ids=["also-read", "related", "no-headline", "also-read-no-headline", "related-no-headline"])
 def test_later_blind_sets_under_furniture(ruleset: RuleSet, path: Path, lines: tuple[str, ...],
                                           headline: bool) -> None:
-    """Furniture lines and missing headlines on blind4-6: issue 9's bounds hold."""
+    """Furniture lines and missing headlines on blind4-7: issue 9's bounds hold."""
     rows = [r for r in read_labelled(path) if r.get("label") in (0, 1)]
     plain = figures(ruleset, rows)
     s = figures(ruleset, variants(rows, lines, headline=headline))

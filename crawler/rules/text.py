@@ -197,24 +197,30 @@ def lead_end(text: str, words: int) -> int:
 
 
 def opening_end(text: str, min_words: int = 8) -> int:
-    """Where the opening sentence of `text` ends: the first sentence of `min_words` words or more.
+    """Where the opening sentence of `text` ends: the story's first sentence of `min_words` words or more.
 
-    A report says its news in its first sentence; a passing mention comes later.  Shorter
-    sentences before it (a headline or a dateline repeated on a line of its own) are part of
-    the opening too, so the opening is always a prefix of the text, as `lead_end`'s is.
+    A report says its news in its first sentence; a passing mention comes later.  A line
+    before it that is a paragraph of its own with no full stop (a headline or a dateline
+    repeated above the story) is not that sentence, however long, and nor is a shorter
+    sentence; both are part of the opening, so the opening is always a prefix of the text,
+    as `lead_end`'s is.
     """
     spans = [m.span() for m in _ORIG_WORD_RE.finditer(text[:4000])]
     if not spans:
         return 0
-    sentences, _ = text_units(text, spans)
-    count = 0
+    sentences, paragraphs = text_units(text, spans)
+    first = 0  # index of the current sentence's first token
     for i, sent in enumerate(sentences):
-        count += 1
-        last = i + 1 == len(sentences) or sentences[i + 1] != sent
-        if last:
-            if count >= min_words:
-                return spans[i][1]
-            count = 0
+        if i + 1 < len(sentences) and sentences[i + 1] == sent:
+            continue
+        words = i + 1 - first
+        whole_paragraph = ((first == 0 or paragraphs[first - 1] != paragraphs[first])
+                           and (i + 1 == len(sentences) or paragraphs[i + 1] != paragraphs[i]))
+        after = text[spans[i][1]:spans[i + 1][0] if i + 1 < len(spans) else len(text)]
+        headline = whole_paragraph and not _SENTENCE_END.search(after) and i + 1 < len(spans)
+        if words >= min_words and not headline:
+            return spans[i][1]
+        first = i + 1
     return spans[-1][1]
 
 
