@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import email.utils
 import ipaddress
+import os
 import re
 import select
 import socket
@@ -649,6 +650,37 @@ def _checked_transport(*, http2: bool, limits: httpx.Limits, check: bool = True,
     return transport
 
 
+SYSTEM_CA_DIR: str = ssl.get_default_verify_paths().openssl_capath
+"""Where this OpenSSL looks for CA certificates by default (/usr/lib/ssl/certs, i.e.
+/etc/ssl/certs, on Debian), kept by `update-ca-certificates` under hashed names."""
+_HASHED_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+"""A certificate's name in a hashed directory: `<subject hash>.<n>`, as `openssl rehash` writes it."""
+
+
+def verified_context() -> ssl.SSLContext:
+    """The TLS context every pool shares: certificates verified, host names checked.
+
+    An operator's `SSL_CERT_FILE` or `SSL_CERT_DIR` is used as httpx would. Otherwise, where
+    the system keeps a hashed CA directory, OpenSSL looks each issuer up there when a
+    handshake needs it, rather than parsing a whole bundle at start that an idle daemon
+    then holds (about 1.5 MB for certifi's); without one, certifi's bundle as before.
+    Either way a certificate that does not chain to a trusted CA, or names another host,
+    is refused.
+    """
+    if not (os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")) and _hashed(SYSTEM_CA_DIR):
+        return ssl.create_default_context(capath=SYSTEM_CA_DIR)
+    return httpx.create_ssl_context()
+
+
+def _hashed(directory: str) -> bool:
+    """Whether `directory` holds certificates under hashed names (OpenSSL finds no others in it)."""
+    try:
+        with os.scandir(directory) as entries:
+            return any(_HASHED_NAME.fullmatch(e.name) for e in entries)
+    except OSError:
+        return False
+
+
 MAX_IDLE_POOLS = 256
 """Origins whose idle connections are kept; past that the least recently used idle pool is closed."""
 
@@ -669,8 +701,8 @@ class _OriginPools(httpx.AsyncBaseTransport):
         self._limits = limits
         self._check = check
         self._max_idle = max_idle_pools
-        # One verified context for every pool: loading the CA bundle costs milliseconds a time.
-        self._ssl = httpx.create_ssl_context()
+        # One verified context for every pool: creating one costs milliseconds a time.
+        self._ssl = verified_context()
         first = _checked_transport(http2=http2, limits=limits, check=check, ssl_context=self._ssl)
         self._spare: httpx.AsyncHTTPTransport | None = first
         """Built at start so that an httpcore without the backend hook fails then, not at a request."""
