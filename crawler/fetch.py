@@ -261,6 +261,11 @@ class Fetcher:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def close_unused(self, after: float) -> int:
+        """Close the connections of hosts not fetched from for `after` seconds (see `_OriginPools`)."""
+        pools = self._client._transport
+        return await pools.close_unused(after) if isinstance(pools, _OriginPools) else 0
+
     # -- the one public operation ------------------------------------------------------
 
     async def fetch(
@@ -692,7 +697,8 @@ class _OriginPools(httpx.AsyncBaseTransport):
     so one pool for a hundred hosts costs a hundred checks per request. Requests to one
     origin never exceed the host's concurrency (the fetcher's slots), which is each pool's
     size; pools of origins not asked for a while are closed once more than
-    `MAX_IDLE_POOLS` are kept, so months of new hosts cost no sockets.
+    `MAX_IDLE_POOLS` are kept, so months of new hosts cost no sockets, and `close_unused`
+    closes those an idle daemon would otherwise hold until the next poll.
     """
 
     def __init__(self, *, http2: bool, limits: httpx.Limits, check: bool,
@@ -707,10 +713,13 @@ class _OriginPools(httpx.AsyncBaseTransport):
         self._spare: httpx.AsyncHTTPTransport | None = first
         """Built at start so that an httpcore without the backend hook fails then, not at a request."""
         self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+        self._last_used: dict[tuple[bytes, bytes, int | None], float] = {}
+        """When each origin's pool last started a request (monotonic seconds)."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         key = (url.raw_scheme, url.raw_host, url.port)
+        self._last_used[key] = time.monotonic()
         pool = self._pools.pop(key, None)
         if pool is None:
             if len(self._pools) >= self._max_idle:
@@ -729,11 +738,29 @@ class _OriginPools(httpx.AsyncBaseTransport):
             if excess <= 0:
                 return
             if _idle(self._pools[key]):
-                await self._pools.pop(key).aclose()
+                await self._close(key)
                 excess -= 1
+
+    async def close_unused(self, after: float) -> int:
+        """Close the pools of origins not asked for `after` seconds, with nothing in flight.
+
+        Their kept-alive connections would not be reused anyway once older than httpx's
+        keep-alive expiry (5 s): closed now, an idle daemon holds no sockets or TLS state
+        for the hosts of its last poll. Returns how many were closed.
+        """
+        cutoff = time.monotonic() - after
+        unused = [key for key, pool in self._pools.items() if self._last_used.get(key, 0.0) <= cutoff and _idle(pool)]
+        for key in unused:
+            await self._close(key)
+        return len(unused)
+
+    async def _close(self, key: tuple[bytes, bytes, int | None]) -> None:
+        self._last_used.pop(key, None)
+        await self._pools.pop(key).aclose()
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
+        self._last_used.clear()
         if self._spare is not None:
             pools.append(self._spare)
             self._spare = None

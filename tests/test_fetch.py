@@ -745,6 +745,26 @@ async def test_each_origin_has_a_pool_of_its_own_and_idle_ones_are_closed(server
         assert pools._pools == {}
 
 
+async def test_hosts_not_asked_for_a_while_have_their_connections_closed(server: LoopbackServer) -> None:
+    """An idle daemon keeps no sockets for the hosts of its last poll; a host in use keeps its own."""
+    server.route("/a", "a")
+    with LoopbackServer() as other:
+        other.route("/b", "b")
+        async with Fetcher(settings()) as f:
+            pools = f._client._transport
+            assert (await f.fetch(server.url("/a"))).body == b"a"
+            assert (await f.fetch(other.url("/b"))).body == b"b"
+            assert await f.close_unused(60) == 0  # both asked for just now
+            (first, second) = pools._pools.values()
+            assert len(first._pool.connections) == 1
+            async with f._client.stream("GET", other.url("/b")):  # in flight: kept
+                assert await f.close_unused(0) == 1
+                assert list(pools._pools.values()) == [second] and first._pool.connections == []
+            assert await f.close_unused(0) == 1 and pools._pools == {}
+            assert (await f.fetch(server.url("/a"))).body == b"a"  # a later poll connects anew
+        assert server.hits("/a") == 2
+
+
 async def test_a_host_gets_no_more_connections_than_its_concurrency(server: LoopbackServer) -> None:
     def slow(_: RecordedRequest) -> Response:
         time.sleep(0.2)
