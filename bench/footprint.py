@@ -7,6 +7,9 @@ seventh on topic, ETag, so a repeat poll is a 304) and a fresh SQLite file. Once
 in the same run, is a bare interpreter (`python -c` sleeping) read the same way, so the
 figure separates what newswatch loads from what any Python process costs. It also prints
 the start-up time (to `daemon.started`) and whether the web framework was imported.
+The daemon gets the environment systemd gives it (`systemd/newswatch.service` sets only
+`PYTHONUNBUFFERED`): this shell's `SSL_CERT_FILE` and `SSL_CERT_DIR`, which point tools
+at a CA bundle on some machines, are left out, so the figure is the service's.
 
     .venv/bin/python bench/footprint.py [--feeds 20] [--idle 20]
 """
@@ -14,6 +17,7 @@ the start-up time (to `daemon.started`) and whether the web framework was import
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -56,9 +60,10 @@ def main() -> None:
         cfg = newswatch_config(tmp, [site.url(p) for p in paths], tmp / "idle.db", concurrency=None)
         log = tmp / "daemon.log"
         t0 = time.monotonic()
+        env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
         with log.open("wb") as out:
             proc = subprocess.Popen([newswatch, "run", "--config", str(cfg)], stdout=out,
-                                    stderr=subprocess.STDOUT)
+                                    stderr=subprocess.STDOUT, env={**env, "PYTHONUNBUFFERED": "1"})
         anchor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
         try:
             started = None
@@ -86,10 +91,10 @@ def main() -> None:
     print(f"newswatch run, shipped config, {args.feeds} loopback feeds, idle {args.idle:g} s after "
           "polling them all")
     print(f"  start-up to daemon.started: {started:.2f} s")
-    print(f"  RSS right after the polls: {busy_rss:.0f} MB; idle: {rss:.0f} MB (target ≤ 80 MB); "
+    print(f"  RSS right after the polls: {busy_rss:.0f} MB; idle: {rss:.1f} MB (target ≤ 80 MB); "
           f"CPU so far {cpu:.1f} s")
-    print(f"  anchor, a bare interpreter: {base:.0f} MB; newswatch idle = {rss / base:.1f}× the anchor, "
-          f"{rss - base:.0f} MB above it")
+    print(f"  anchor, a bare interpreter: {base:.1f} MB; newswatch idle = {rss / base:.1f}× the anchor, "
+          f"{rss - base:.1f} MB above it")
     print(f"  web/story libraries loaded: {', '.join(web) if web else 'none'}")
 
 

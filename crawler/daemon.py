@@ -50,6 +50,9 @@ STOP_GRACE = 7.0
 """Seconds in-flight polls get to finish on SIGTERM before they are cancelled (systemd waits 10 s)."""
 WORKER_IDLE = 60.0
 """Seconds without a page to judge after which the extraction worker process is stopped."""
+POOL_IDLE = 60.0
+"""Seconds without a request to a host after which its connections are closed (they would
+have expired before their next use: httpx keeps an idle connection 5 s)."""
 WORKER_AFTER = 60
 """Pages within 30 s (two a second) before extraction moves to a worker process: below that,
 the daemon's threads keep up on one core and the worker's memory would buy nothing."""
@@ -410,9 +413,15 @@ class Daemon:
         return database == "ok" and ticking and not stopping, details
 
     async def _idle_worker(self) -> None:
-        """Stop the extraction worker between bursts of work, so an idle daemon stays small."""
-        if self.pipeline is not None and self.pipeline.stop_idle_worker(WORKER_IDLE):
+        """Stop the extraction worker and close unused hosts' connections between bursts of
+        work, so an idle daemon stays small."""
+        if self.pipeline is None:
+            return
+        if self.pipeline.stop_idle_worker(WORKER_IDLE):
             event(log, "worker.stopped", idle_for=WORKER_IDLE)
+        closed = await self.pipeline.fetcher.close_unused(POOL_IDLE)
+        if closed:
+            event(log, "connections.closed", logging.DEBUG, hosts=closed, unused_for=POOL_IDLE)
 
     async def _maintenance(self) -> None:
         retention = self.runtime.config.settings.storage.retention

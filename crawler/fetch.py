@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import email.utils
 import ipaddress
+import os
 import re
 import select
 import socket
@@ -259,6 +260,11 @@ class Fetcher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def close_unused(self, after: float) -> int:
+        """Close the connections of hosts not fetched from for `after` seconds (see `_OriginPools`)."""
+        pools = self._client._transport
+        return await pools.close_unused(after) if isinstance(pools, _OriginPools) else 0
 
     # -- the one public operation ------------------------------------------------------
 
@@ -649,6 +655,37 @@ def _checked_transport(*, http2: bool, limits: httpx.Limits, check: bool = True,
     return transport
 
 
+SYSTEM_CA_DIR: str = ssl.get_default_verify_paths().openssl_capath
+"""Where this OpenSSL looks for CA certificates by default (/usr/lib/ssl/certs, i.e.
+/etc/ssl/certs, on Debian), kept by `update-ca-certificates` under hashed names."""
+_HASHED_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+"""A certificate's name in a hashed directory: `<subject hash>.<n>`, as `openssl rehash` writes it."""
+
+
+def verified_context() -> ssl.SSLContext:
+    """The TLS context every pool shares: certificates verified, host names checked.
+
+    An operator's `SSL_CERT_FILE` or `SSL_CERT_DIR` is used as httpx would. Otherwise, where
+    the system keeps a hashed CA directory, OpenSSL looks each issuer up there when a
+    handshake needs it, rather than parsing a whole bundle at start that an idle daemon
+    then holds (about 1.5 MB for certifi's); without one, certifi's bundle as before.
+    Either way a certificate that does not chain to a trusted CA, or names another host,
+    is refused.
+    """
+    if not (os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")) and _hashed(SYSTEM_CA_DIR):
+        return ssl.create_default_context(capath=SYSTEM_CA_DIR)
+    return httpx.create_ssl_context()
+
+
+def _hashed(directory: str) -> bool:
+    """Whether `directory` holds certificates under hashed names (OpenSSL finds no others in it)."""
+    try:
+        with os.scandir(directory) as entries:
+            return any(_HASHED_NAME.fullmatch(e.name) for e in entries)
+    except OSError:
+        return False
+
+
 MAX_IDLE_POOLS = 256
 """Origins whose idle connections are kept; past that the least recently used idle pool is closed."""
 
@@ -660,7 +697,8 @@ class _OriginPools(httpx.AsyncBaseTransport):
     so one pool for a hundred hosts costs a hundred checks per request. Requests to one
     origin never exceed the host's concurrency (the fetcher's slots), which is each pool's
     size; pools of origins not asked for a while are closed once more than
-    `MAX_IDLE_POOLS` are kept, so months of new hosts cost no sockets.
+    `MAX_IDLE_POOLS` are kept, so months of new hosts cost no sockets, and `close_unused`
+    closes those an idle daemon would otherwise hold until the next poll.
     """
 
     def __init__(self, *, http2: bool, limits: httpx.Limits, check: bool,
@@ -669,16 +707,19 @@ class _OriginPools(httpx.AsyncBaseTransport):
         self._limits = limits
         self._check = check
         self._max_idle = max_idle_pools
-        # One verified context for every pool: loading the CA bundle costs milliseconds a time.
-        self._ssl = httpx.create_ssl_context()
+        # One verified context for every pool: creating one costs milliseconds a time.
+        self._ssl = verified_context()
         first = _checked_transport(http2=http2, limits=limits, check=check, ssl_context=self._ssl)
         self._spare: httpx.AsyncHTTPTransport | None = first
         """Built at start so that an httpcore without the backend hook fails then, not at a request."""
         self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+        self._last_used: dict[tuple[bytes, bytes, int | None], float] = {}
+        """When each origin's pool last started a request (monotonic seconds)."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         key = (url.raw_scheme, url.raw_host, url.port)
+        self._last_used[key] = time.monotonic()
         pool = self._pools.pop(key, None)
         if pool is None:
             if len(self._pools) >= self._max_idle:
@@ -697,11 +738,29 @@ class _OriginPools(httpx.AsyncBaseTransport):
             if excess <= 0:
                 return
             if _idle(self._pools[key]):
-                await self._pools.pop(key).aclose()
+                await self._close(key)
                 excess -= 1
+
+    async def close_unused(self, after: float) -> int:
+        """Close the pools of origins not asked for `after` seconds, with nothing in flight.
+
+        Their kept-alive connections would not be reused anyway once older than httpx's
+        keep-alive expiry (5 s): closed now, an idle daemon holds no sockets or TLS state
+        for the hosts of its last poll. Returns how many were closed.
+        """
+        cutoff = time.monotonic() - after
+        unused = [key for key, pool in self._pools.items() if self._last_used.get(key, 0.0) <= cutoff and _idle(pool)]
+        for key in unused:
+            await self._close(key)
+        return len(unused)
+
+    async def _close(self, key: tuple[bytes, bytes, int | None]) -> None:
+        self._last_used.pop(key, None)
+        await self._pools.pop(key).aclose()
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
+        self._last_used.clear()
         if self._spare is not None:
             pools.append(self._spare)
             self._spare = None

@@ -19,7 +19,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
@@ -354,7 +353,9 @@ class ReviewsPart(SearchPart):
             if members:
                 rows = [{"article_id": a, "story_id": s, "signature": sig, "created_at": now}
                         for a, s, sig in members]
-                if self.backend == "postgresql":
+                if self.backend == "postgresql":  # imported here: a SQLite daemon never loads the dialect (2 MB)
+                    from sqlalchemy.dialects import postgresql as pg_dialect
+
                     stmt: Any = pg_dialect.insert(story_members).on_conflict_do_nothing()
                 elif self.backend == "sqlite":
                     stmt = sqlite_dialect.insert(story_members).on_conflict_do_nothing()

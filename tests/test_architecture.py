@@ -15,7 +15,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from tests.e2e.helpers import page, rss, write_config
+from tests.e2e.helpers import env, page, rss, write_config
 from tests.support.server import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,3 +179,53 @@ def test_newswatch_run_loads_only_the_daemons_commands() -> None:
     assert result["loaded"] == [] and result["guessed"] is True
     assert {"run", "poll", "check", "status", "review", "rules", "feeds", "users", "serve", "export", "extract",
             "demo"} <= set(result["names"])
+
+
+IDLE_KEPT_OUT = ("sqlalchemy.dialects.postgresql", "alembic", "mako", "rich", "pygments", "tomlkit",
+                 "charset_normalizer", "crawler.cli.review", "crawler.cli.rules", "crawler.cli.feeds",
+                 *WEB_ONLY)
+"""What an idle `newswatch run` on SQLite never uses: another database's dialect (2 MB with its
+drivers' modules), migrations, the other commands' libraries, the web app's."""
+
+
+def test_an_idle_daemon_on_sqlite_holds_none_of_what_it_does_not_use(tmp_path: Path,
+                                                                     server: LoopbackServer) -> None:
+    """`newswatch run` as systemd starts it polls a loopback feed, stores its article, then idles:
+    its modules and what they hold then are what it keeps for weeks."""
+    server.route("/news/1", page("Markets close higher", "KARACHI: Stocks rose on Friday."))
+    server.route("/feed.xml", rss([{"title": "Markets close higher", "link": server.url("/news/1")}]),
+                 content_type="application/rss+xml")
+    cfg = write_config(tmp_path, [{"name": "site", "url": server.url("/feed.xml"), "interval": "1h"}])
+    script = (
+        "import json, os, signal, sqlite3, sys, threading, time\n"
+        "database = sys.argv[2]\n"
+        "def idle() -> None:\n"
+        "    deadline = time.monotonic() + 60\n"
+        "    while time.monotonic() < deadline:\n"
+        "        try:\n"
+        "            with sqlite3.connect(f'file:{database}?mode=ro', uri=True) as db:\n"
+        "                if db.execute('select count(*) from articles').fetchone()[0]:\n"
+        "                    break\n"
+        "        except sqlite3.Error:\n"
+        "            pass\n"
+        "        time.sleep(0.2)\n"
+        "    time.sleep(2)\n"
+        "    from selectolax.lexbor import LexborHTMLParser\n"
+        "    pages = [f'{name}.{k}' for name, mod in list(sys.modules.items()) if name.startswith('crawler')"
+        " for k, v in vars(mod).items() if isinstance(v, LexborHTMLParser)]\n"
+        "    print(json.dumps({'modules': sorted(sys.modules), 'pages': pages}), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "threading.Thread(target=idle, daemon=True).start()\n"
+        "sys.argv = ['newswatch', 'run', '--config', sys.argv[1]]\n"
+        "from crawler.cli import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(cfg), str(tmp_path / "newswatch.db")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, env=env(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    idle = json.loads(proc.stdout.strip().splitlines()[-1])
+    loaded = set(idle["modules"])
+    assert server.hits("/news/1") == 1
+    assert {"crawler.daemon", "sqlalchemy.dialects.sqlite"} <= loaded  # it did run, on SQLite
+    assert sorted(m for m in loaded if any(_under(m, k) for k in IDLE_KEPT_OUT)) == []
+    assert idle["pages"] == []  # no module keeps a parsed page (Lexbor holds 0.6 MB per document)

@@ -7,15 +7,18 @@ length, a redirect loop, a robots.txt rule, a feed link pointing at an internal 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import itertools
+import shutil
 import socket
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import brotli
@@ -585,9 +588,8 @@ def test_bounded_decoders_take_a_body_one_byte_at_a_time(coding: str) -> None:
     assert out == text
 
 
-def _certificates(tmp: Any) -> tuple[str, str, str]:
+def _certificates(tmp: Path) -> tuple[str, str, str]:
     """A throw-away CA and a certificate for news.example signed by it (openssl CLI)."""
-    import shutil
     import subprocess
 
     if shutil.which("openssl") is None:
@@ -606,14 +608,17 @@ def _certificates(tmp: Any) -> tuple[str, str, str]:
     return str(tmp / "ca.pem"), str(tmp / "leaf.pem"), str(tmp / "leaf.key")
 
 
-async def test_tls_through_the_checked_backend_keeps_sni_and_verifies_the_host_name(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The backend connects to the checked IP; the handshake still names (and verifies) the host."""
+@contextlib.contextmanager
+def _tls_server(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int, list[str | None]]]:
+    """A loopback HTTPS server whose certificate, for news.example, our throw-away CA signed.
+
+    Yields the CA's file, the port and the SNI names the server was asked for; every host
+    name resolves to the server, and loopback counts as public.
+    """
     import ssl
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    ca, cert, key = _certificates(tmp_path)
+    ca, cert, key = _certificates(tmp)
     names: list[str | None] = []
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
@@ -631,26 +636,92 @@ async def test_tls_through_the_checked_backend_keeps_sni_and_verifies_the_host_n
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setenv("SSL_CERT_FILE", ca)
     monkeypatch.setattr(fetch_module, "_refused", lambda ip: False)  # treat loopback as public
-    loop = asyncio.get_running_loop()
 
     async def dns(host: str, p: int, **kw: Any) -> list[Any]:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", p))]
 
-    monkeypatch.setattr(loop, "getaddrinfo", dns)
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", dns)
     try:
-        async with Fetcher(HttpSettings(respect_robots=False, per_host_delay=0)) as f:
-            assert (await f.fetch(f"https://news.example:{port}/feed")).body == RSS
-            wrong = await _error(f, f"https://other.example:{port}/feed")  # certificate names news.example
+        yield ca, httpd.server_address[1], names
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def _hashed_dir(tmp: Path, *pems: str) -> Path:
+    """A CA directory as `update-ca-certificates` leaves it: each certificate under `<subject hash>.0`."""
+    import subprocess
+
+    folder = tmp / "certs"
+    folder.mkdir()
+    for pem in pems:
+        digest = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", pem], check=True,
+                                capture_output=True, text=True, timeout=30).stdout.strip()
+        shutil.copy(pem, folder / f"{digest}.0")
+    return folder
+
+
+async def test_tls_through_the_checked_backend_keeps_sni_and_verifies_the_host_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend connects to the checked IP; the handshake still names (and verifies) the host."""
+    with _tls_server(tmp_path, monkeypatch) as (ca, port, names):
+        monkeypatch.setenv("SSL_CERT_FILE", ca)
+        async with Fetcher(HttpSettings(respect_robots=False, per_host_delay=0)) as f:
+            assert (await f.fetch(f"https://news.example:{port}/feed")).body == RSS
+            wrong = await _error(f, f"https://other.example:{port}/feed")  # certificate names news.example
     assert names and set(names) <= {"news.example", "other.example"} and names[0] == "news.example"
     assert wrong.kind == "connect" and "certificate" in str(wrong).lower()
+
+
+async def test_tls_looks_cas_up_in_the_systems_hashed_directory_as_strictly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SSL_CERT_FILE/SSL_CERT_DIR the system's hashed CA directory is the trust store.
+
+    Nothing is parsed up front (an idle daemon holds no bundle), the CA is found when the
+    handshake needs it, and a certificate for another name, or from a CA the directory
+    lacks, is still refused.
+    """
+    with _tls_server(tmp_path, monkeypatch) as (ca, port, _):
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        monkeypatch.setattr(fetch_module, "SYSTEM_CA_DIR", str(_hashed_dir(tmp_path, ca)))
+        assert fetch_module.verified_context().cert_store_stats()["x509"] == 0
+        async with Fetcher(HttpSettings(respect_robots=False, per_host_delay=0)) as f:
+            assert (await f.fetch(f"https://news.example:{port}/feed")).body == RSS
+            wrong = await _error(f, f"https://other.example:{port}/feed")
+        assert wrong.kind == "connect" and "certificate" in str(wrong).lower()
+        other = tmp_path / "other"
+        other.mkdir()
+        other_ca, _, _ = _certificates(other)  # a CA of the same name, another key
+        monkeypatch.setattr(fetch_module, "SYSTEM_CA_DIR", str(_hashed_dir(other, other_ca)))
+        async with Fetcher(HttpSettings(respect_robots=False, per_host_delay=0)) as f:
+            untrusted = await _error(f, f"https://news.example:{port}/feed")
+    assert untrusted.kind == "connect" and "certificate verify failed" in str(untrusted).lower()
+
+
+async def test_tls_without_a_hashed_directory_trusts_certifis_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A system without a hashed CA directory (a plain folder does not count) gets certifi's CAs, not ours."""
+    import certifi
+
+    with _tls_server(tmp_path, monkeypatch) as (ca, port, _):
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        plain = tmp_path / "plain"
+        plain.mkdir()
+        shutil.copy(ca, plain / "ca.pem")
+        monkeypatch.setattr(fetch_module, "SYSTEM_CA_DIR", str(plain))
+        bundle = certifi.contents().count("BEGIN CERTIFICATE")
+        assert fetch_module.verified_context().cert_store_stats()["x509_ca"] == bundle > 100
+        async with Fetcher(HttpSettings(respect_robots=False, per_host_delay=0)) as f:
+            untrusted = await _error(f, f"https://news.example:{port}/feed")
+    assert untrusted.kind == "connect" and "certificate verify failed" in str(untrusted).lower()
 
 
 async def test_each_origin_has_a_pool_of_its_own_and_idle_ones_are_closed(server: LoopbackServer) -> None:
@@ -672,6 +743,26 @@ async def test_each_origin_has_a_pool_of_its_own_and_idle_ones_are_closed(server
                 assert (await client.get(server.url("/a"))).text == "a"
                 assert len(pools._pools) == 2
         assert pools._pools == {}
+
+
+async def test_hosts_not_asked_for_a_while_have_their_connections_closed(server: LoopbackServer) -> None:
+    """An idle daemon keeps no sockets for the hosts of its last poll; a host in use keeps its own."""
+    server.route("/a", "a")
+    with LoopbackServer() as other:
+        other.route("/b", "b")
+        async with Fetcher(settings()) as f:
+            pools = f._client._transport
+            assert (await f.fetch(server.url("/a"))).body == b"a"
+            assert (await f.fetch(other.url("/b"))).body == b"b"
+            assert await f.close_unused(60) == 0  # both asked for just now
+            (first, second) = pools._pools.values()
+            assert len(first._pool.connections) == 1
+            async with f._client.stream("GET", other.url("/b")):  # in flight: kept
+                assert await f.close_unused(0) == 1
+                assert list(pools._pools.values()) == [second] and first._pool.connections == []
+            assert await f.close_unused(0) == 1 and pools._pools == {}
+            assert (await f.fetch(server.url("/a"))).body == b"a"  # a later poll connects anew
+        assert server.hits("/a") == 2
 
 
 async def test_a_host_gets_no_more_connections_than_its_concurrency(server: LoopbackServer) -> None:

@@ -53,6 +53,35 @@ def test_a_list_under_a_field_scope_takes_the_scope(tmp_path: Path) -> None:
     assert rs.matching_ids(Document(title="Delhi report", body=body)) == ["t"]
 
 
+def test_a_list_is_built_once_per_scope(tmp_path: Path) -> None:
+    """Every `@india` of a query is one shared tree, not a copy per use (the daemon's memory).
+
+    The shipped topic names its lists hundreds of times: built anew each time, the rule set
+    held five times the nodes. A list under another field scope is its own tree.
+    """
+    from crawler.rules.nodes import Named
+
+    rs = _load(tmp_path, TOPIC.replace("@india AND @pakistan AND", "title:@india AND @india AND @pakistan AND"))
+    named: dict[tuple[str, tuple[str, ...]], set[int]] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, Named):
+            fields = {t.fields for t in node.terms()}
+            named.setdefault((node.name, *fields), set()).add(id(node))
+        for child in (getattr(node, "children", None) or []) + [
+                getattr(node, a) for a in ("child", "left", "right") if hasattr(node, a)]:
+            walk(child)
+
+    walk(rs.topics[0].query.root)
+    assert named[("india", ("title",))] != named[("india", ("title", "body"))]
+    assert {k: len(v) for k, v in named.items()} == {
+        ("india", ("title",)): 1, ("india", ("title", "body")): 1, ("pakistan", ("title", "body")): 1,
+        ("quiet", ("title", "body")): 1, ("secret", ("title", "body")): 1}
+    body = "Delhi and Islamabad: secret talks with India and Pakistan."
+    assert rs.matching_ids(Document(title="Report", body=body)) == []
+    assert rs.matching_ids(Document(title="Delhi report", body=body)) == ["t"]
+
+
 def test_version_follows_list_content_not_layout(tmp_path: Path) -> None:
     v1 = _load(tmp_path, TOPIC).version
     assert _load(tmp_path, TOPIC.replace("cricket OR hockey", "cricket   OR  hockey")).version == v1

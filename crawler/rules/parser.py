@@ -246,11 +246,17 @@ class _Builder:
     """Turns the lark tree into nodes, applying field scopes and checking what grammar cannot."""
 
     def __init__(self, text: str, lists: Mapping[str, tuple[str, Tree]] | None = None,
-                 expanding: tuple[str, ...] = ()) -> None:
+                 expanding: tuple[str, ...] = (), built: dict[tuple[str, ...], Node] | None = None,
+                 ) -> None:
         self.text = text
         self.lists = lists or {}
         self.expanding = expanding
         """Names of the lists being built around this one (a list may not use itself)."""
+        self.built = {} if built is None else built
+        """Each term and list already built, by its text (or name) and fields: a topic names
+        its lists hundreds of times and repeats words across them, and one shared node each
+        keeps the rule set small (nodes are never changed after building, so sharing one is
+        the same as building it again)."""
 
     def err(self, msg: str, where: Any) -> RulesSyntaxError:
         if isinstance(where, Tree):  # positions are not propagated (it costs a third of parsing)
@@ -310,8 +316,12 @@ class _Builder:
         if kind in ("word", "phrase", "cased"):
             tok = t.children[0]
             assert isinstance(tok, Token)
-            term = _term(tok.value, kind, self.text, tok.start_pos or 0)
-            term.fields = fields
+            key = (kind, tok.value, *fields)
+            term = self.built.get(key)
+            if term is None:
+                term = _term(tok.value, kind, self.text, tok.start_pos or 0)
+                term.fields = fields
+                self.built[key] = term
             return term
         if kind == "ref":
             tok = t.children[0]
@@ -323,10 +333,14 @@ class _Builder:
             if name in self.expanding:
                 raise self.err(f"term list {tok.value} uses itself (through "
                                + " → ".join("@" + n for n in (*self.expanding, name)) + ")", tok)
-            list_text, tree = self.lists[name]
-            # Build the list's own tree in its own text, under the fields in force here.
-            inner = _Builder(list_text, self.lists, (*self.expanding, name))
-            return Named(name, inner.build(tree, fields))
+            key = ("ref", name, *fields)
+            named = self.built.get(key)
+            if named is None:
+                list_text, tree = self.lists[name]
+                # Build the list's own tree in its own text, under the fields in force here.
+                inner = _Builder(list_text, self.lists, (*self.expanding, name), self.built)
+                named = self.built[key] = Named(name, inner.build(tree, fields))
+            return named
         if kind == "atleast":
             ntok = t.children[1]
             assert isinstance(ntok, Token)
