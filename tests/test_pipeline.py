@@ -273,3 +273,64 @@ async def test_the_worker_leaves_sigterm_to_the_daemon(tmp_path: Path, server: L
         assert pipeline._workers._pool is pool and list(pool._processes) == [pid]
         await pipeline.aclose()
     store.close()
+
+
+def _each_labelled_document():
+    from crawler.models import Document
+    from crawler.rules import read_labelled
+
+    for path in sorted((Path(__file__).parent / "fixtures" / "rules").glob("*.jsonl")):
+        for row in read_labelled(path):
+            yield Document(title=str(row.get("title") or ""), body=str(row.get("text") or ""),
+                           url=str(row.get("url") or ""), source=str(row.get("source") or ""))
+
+
+def _near_misses_without_check(rules, doc, flagged):
+    from crawler.rules.engine import near_miss
+
+    found = (near_miss(rules, doc, t.id) for t in rules.topics if t.id not in flagged)
+    return [m for m in found if m is not None]
+
+
+def test_near_misses_are_the_engines_own_on_every_labelled_set() -> None:
+    """The cheap pre-check skips topics a document is nowhere near, and changes no result."""
+    from crawler.pipeline import near_misses_of
+
+    rules = load_runtime(Path(__file__).parents[1] / "config" / "newswatch.toml").rules
+    docs = list(_each_labelled_document())
+    found = 0
+    for doc in docs:
+        flagged = set(rules.matching_ids(doc))
+        expected = _near_misses_without_check(rules, doc, flagged)
+        assert near_misses_of(rules, doc, flagged) == expected, doc.title
+        found += len(expected)
+    assert found >= 10 and len(docs) > 500  # the sets hold near misses, so a check that drops them fails
+
+
+@pytest.mark.parametrize("query", [
+    "india AND pakistan AND COUNT((secret OR backchannel) NEAR/10s (india OR pakistan)) >= 2s",
+    "india AND (secret NEAR/3 pakistan)",
+    "ATLEAST(2, india, pakistan, delhi)",
+    "ATLEAST(3, india, pakistan, delhi)",
+    "(india OR delhi) AND (pakistan OR islamabad) AND NOT cricket",
+    "(back* OR secret) AND (india NEAR/5 pakistan) AND title:talks",
+    "(india AND pakistan) OR (delhi AND islamabad)",
+])
+@pytest.mark.parametrize("text", [
+    "India and Pakistan held secret talks. Backchannel contacts with Pakistan went on in India.",
+    "India held secret talks. Pakistan denied it.",
+    "Pakistan only, and a cricket match",
+    "Delhi and Islamabad spoke through a back channel.",
+    "Nothing to see here: the weather in Lahore.",
+    "India and Pakistan and Delhi.",
+])
+def test_near_misses_match_the_engine_for_every_kind_of_clause(query: str, text: str) -> None:
+    from crawler.models import Document
+    from crawler.pipeline import near_misses_of
+    from crawler.rules import RuleSet, topic_from_query
+
+    rules = RuleSet([topic_from_query(query, "t")])
+    for title in ("", "Talks", "India Pakistan"):
+        doc = Document(title=title, body=text)
+        flagged = set(rules.matching_ids(doc))
+        assert near_misses_of(rules, doc, flagged) == _near_misses_without_check(rules, doc, flagged)
