@@ -112,6 +112,7 @@ class Pipeline:
         """Canonical URLs being processed now, so two feeds carrying one story fetch it once."""
         self._feeds: dict[str, FeedSettings] = {}
         self._feeds_for: Runtime | None = None
+        self._writer = _Writer(store)
 
     # A reload swaps `runtime`; a poll already running may use the new rules for the entries it
     # has not reached yet, which is what the user asked for by reloading.
@@ -260,7 +261,7 @@ class Pipeline:
         # Extraction and matching are the CPU of a poll: off the event loop, in the worker
         # process when there is one (the second core), else in a thread.
         new, found, misses = await self.judge(runtime, cfg, entry, fetched, fetch_error, http_status)
-        article_id = await asyncio.to_thread(self._store, new, found, misses, runtime.rules.version)
+        article_id = await self._writer.add(new, found, misses, runtime.rules.version)
         if article_id is None:
             return None
         report.new_articles += 1
@@ -294,16 +295,6 @@ class Pipeline:
         return await asyncio.to_thread(judge_entry, runtime.rules, runtime.profiles, cfg, entry, fetched,
                                        fetch_error, http_status)
 
-    def _store(self, new: NewArticle, found: list[Match], misses: list[NearMiss], rules_version: str) -> int | None:
-        """Store the article with its matches, then its near misses (one thread hop for both)."""
-        article_id = self.store.add_article(new, found)
-        if article_id is not None and misses:  # a lost near miss costs the safety net one entry, never the article
-            try:
-                self.store.save_near_misses(article_id, misses, rules_version=rules_version)
-            except Exception:
-                log.exception("near_misses.failed", extra={"fields": {"id": article_id}})
-        return article_id
-
     def stop_idle_worker(self, after: float) -> bool:
         """Stop the worker once it has had nothing to do for `after` seconds; True if it was stopped."""
         return self._workers is not None and self._workers.close_if_idle(after)
@@ -312,6 +303,73 @@ class Pipeline:
         """Stop the worker process, if one was started."""
         if self._workers is not None:
             await asyncio.to_thread(self._workers.close)
+
+
+class _Writer:
+    """Group commit: the articles judged while one write is under way are stored by the next, together.
+
+    A poll of many feeds judges pages faster than one transaction per article stores them
+    (each costs a commit, a connection checkout and a thread hop); here one transaction
+    stores every article waiting, and one more their near misses. A light load waits for
+    nothing: the first article is written at once, alone. Each caller still gets its own
+    article's id only once it is committed, so a feed's poll is recorded after its
+    articles, and an article that cannot be stored fails alone (the batch is retried one
+    by one) without taking the others with it.
+    """
+
+    MAX_BATCH = 100
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._waiting: list[tuple[NewArticle, list[Match], list[NearMiss], str, asyncio.Future[int | None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, new: NewArticle, found: list[Match], misses: list[NearMiss],
+                  rules_version: str) -> int | None:
+        """Store one article with its matches and near misses; its id, or None if its URL is stored."""
+        done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((new, found, misses, rules_version, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:self.MAX_BATCH], self._waiting[self.MAX_BATCH:]
+            try:
+                results = await asyncio.to_thread(self._write, [(n, f, m, v) for n, f, m, v, _ in batch])
+            except BaseException as exc:  # cancelled with the loop: nobody is left to tell but the callers
+                results = [exc] * len(batch)
+            for (*_, done), result in zip(batch, results, strict=True):
+                if done.done():  # its caller was cancelled
+                    continue
+                if isinstance(result, BaseException):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+
+    def _write(self, batch: list[tuple[NewArticle, list[Match], list[NearMiss], str]]
+               ) -> list[int | Exception | None]:
+        results: list[int | Exception | None]
+        try:
+            results = list(self.store.add_articles([(new, found) for new, found, _, _ in batch]))
+        except Exception:
+            results = []
+            for new, found, _, _ in batch:  # one bad article must not cost the others theirs
+                try:
+                    results.append(self.store.add_article(new, found))
+                except Exception as exc:
+                    results.append(exc)
+        by_version: dict[str, list[tuple[int, list[NearMiss]]]] = {}
+        for (_, _, misses, version), result in zip(batch, results, strict=True):
+            if isinstance(result, int) and misses:
+                by_version.setdefault(version, []).append((result, misses))
+        for version, found_misses in by_version.items():
+            try:  # a lost near miss costs the safety net one entry, never the article
+                self.store.add_near_misses(found_misses, rules_version=version)
+            except Exception:
+                log.exception("near_misses.failed", extra={"fields": {"ids": [i for i, _ in found_misses]}})
+        return results
 
 
 @dataclass(slots=True)

@@ -334,3 +334,46 @@ def test_near_misses_match_the_engine_for_every_kind_of_clause(query: str, text:
         doc = Document(title=title, body=text)
         flagged = set(rules.matching_ids(doc))
         assert near_misses_of(rules, doc, flagged) == _near_misses_without_check(rules, doc, flagged)
+
+
+class _CountingStore(Store):
+    """A real store that remembers how many articles each of its transactions carried."""
+
+    batches: list[int]
+
+    def add_articles(self, batch):
+        self.batches.append(len(batch))
+        return super().add_articles(batch)
+
+
+def _new(url: str, **kw):
+    from storage import NewArticle
+
+    return NewArticle(**{"url": url, "link": url, "title": "T", "text": "Body", "method": "generic",
+                         "text_from": "page", "fetched_at": datetime.now(UTC), **kw})
+
+
+async def test_articles_judged_together_are_stored_together_and_a_bad_one_fails_alone(tmp_path: Path) -> None:
+    from crawler.models import Match
+    from crawler.pipeline import _Writer
+    from crawler.rules.engine import NearMiss
+
+    store = _CountingStore.open(f"sqlite:///{tmp_path / 'w.db'}")
+    store.batches = []
+    writer = _Writer(store)
+    match = Match(topic_id="t", score=1.0, matched_terms=["x"], explanation={}, rules_version="v")
+    miss = NearMiss(topic="u", failed="x", detail="does not occur", closeness=0.25)
+    adds = [writer.add(_new(f"https://e.example/{i}"), [match] if i % 3 == 0 else [],
+                       [miss] if i % 3 == 1 else [], "v") for i in range(30)]
+    adds.append(writer.add(_new("https://e.example/naive", published=datetime(2026, 1, 1)), [], [], "v"))
+    adds.append(writer.add(_new("https://e.example/0"), [], [], "v"))  # the same URL again
+    results = await asyncio.gather(*adds, return_exceptions=True)
+    ids, naive, again = results[:30], results[30], results[31]
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 30
+    assert isinstance(naive, Exception) and "naive datetime" in str(naive)
+    assert again is None
+    assert store.count_articles() == 30
+    assert max(store.batches) > 1  # grouped: fewer transactions than articles
+    assert len([m for i in ids for m in store.get_article(i).matches]) == 10
+    assert store.near_miss_rows(state=None)[1] == 10
+    store.close()
