@@ -191,7 +191,7 @@ async def test_a_light_load_stays_in_threads_until_it_earns_a_worker(tmp_path: P
     async with Fetcher(runtime.config.settings.http) as fetcher:
         pipeline = Pipeline(store, fetcher, runtime, worker=True, worker_after=2)
         assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
-        assert pipeline._workers._pool is None  # one page: judged in a thread
+        assert pipeline._workers._pool is None  # one page: judged in this process
         assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
         assert pipeline._workers._pool is not None  # the second within the window starts it
         await pipeline.aclose()
@@ -377,3 +377,33 @@ async def test_articles_judged_together_are_stored_together_and_a_bad_one_fails_
     assert len([m for i in ids for m in store.get_article(i).matches]) == 10
     assert store.near_miss_rows(state=None)[1] == 10
     store.close()
+
+
+async def test_a_small_page_is_judged_on_the_loop_and_a_large_one_in_a_thread(
+        make, server: LoopbackServer) -> None:
+    import dataclasses
+    import threading
+
+    from crawler.pipeline import INLINE_BYTES
+    from crawler.rules import RuleSet
+
+    class WhereJudged(RuleSet):
+        """The runtime's own rules, noting which thread matched each title."""
+
+        def match(self, doc):
+            seen[doc.title] = threading.current_thread().name
+            return super().match(doc)
+
+    seen: dict[str, str] = {}
+    padding = "<!-- " + "x" * INLINE_BYTES + " -->"
+    server.route("/f.xml", rss([{"title": "Small", "link": server.url("/s")},
+                                {"title": "Large", "link": server.url("/l")}]))
+    server.route("/s", page("Small", BODY))
+    server.route("/l", page("Large", BODY).replace("</body>", padding + "</body>"))
+    pipeline, store = await make([{"name": "f", "url": server.url("/f.xml")}])
+    pipeline.runtime = dataclasses.replace(pipeline.runtime, rules=WhereJudged(pipeline.runtime.rules.topics))
+    report = await pipeline.poll_feed(_claim(store, "f"))
+    assert report.new_articles == 2 and report.flagged == 2
+    assert seen["Small"] == threading.current_thread().name
+    assert seen["Large"] != threading.current_thread().name
+    await pipeline.fetcher.aclose()
