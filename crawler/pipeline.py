@@ -37,7 +37,7 @@ from .models import Article, Document, FeedEntry, Match, document_of
 from .rules import RuleSet
 from .rules.engine import NearMiss, near_miss
 from .rules.index import FIELDS, DocIndex
-from .rules.nodes import And, AtLeast, Count, Named, Near, Node, Or, Term
+from .rules.nodes import And, AtLeast, Named, Near, Node, Or
 from .runtime import Runtime
 from .schedule import Policy, failure_weight, next_after_failure, next_after_success
 from .scrape import PAGE_ACCEPT, read_page
@@ -625,34 +625,17 @@ class _NearMissCheck:
         return check
 
     def _trigger_sets(self, node: Node) -> tuple[frozenset[str], frozenset[str]] | None:
-        """(words, wildcards) one of which `node` needs to hold, or None; built bottom-up, once per node.
+        """(words, wildcards) one of which `node` needs to hold, or None; asked once per node.
 
-        `Node.triggers` recomputes a whole subtree on every call, which over every clause of
-        a large topic cost a second: here each node's set is made once from its children's.
+        Only the clauses a check reaches are asked (the top ones, mostly): building the sets
+        of every clause of the default topic up front cost five times as much.
         """
         key = id(node)  # nodes live as long as their rule set, which holds this check
-        if key in self._triggers:
-            return self._triggers[key]
-        found: tuple[frozenset[str], frozenset[str]] | None
-        if isinstance(node, Term):
+        if key not in self._triggers:
             trig = node.triggers()
-            found = None if trig is None else (frozenset(v for k, v in trig if k == "w"),
-                                               frozenset(v for k, v in trig if k != "w"))
-        elif isinstance(node, And | Near):  # every part must hold: the smallest part's set will do
-            parts = [self._trigger_sets(c) for c in ((node.left, node.right) if isinstance(node, Near)
-                                                     else node.children)]
-            known = [p for p in parts if p is not None]
-            found = min(known, key=lambda p: len(p[0]) + len(p[1])) if known else None
-        elif isinstance(node, Or | AtLeast):  # any part may hold: all of them together
-            parts = [self._trigger_sets(c) for c in node.children]
-            found = None if any(p is None for p in parts) or (isinstance(node, AtLeast) and node.n < 1) else (
-                frozenset().union(*(p[0] for p in parts if p)), frozenset().union(*(p[1] for p in parts if p)))
-        elif isinstance(node, Named) or (isinstance(node, Count) and node.n >= 1):  # the child's words
-            found = self._trigger_sets(node.child)
-        else:  # NOT, and anything else: no words it needs
-            found = None
-        self._triggers[key] = found
-        return found
+            self._triggers[key] = None if trig is None else (
+                frozenset(v for k, v in trig if k == "w"), frozenset(v for k, v in trig if k != "w"))
+        return self._triggers[key]
 
     def cannot_hold(self, node: Node, doc: _DocWords) -> bool:
         """True only when `node` certainly does not hold on a document with these words."""
