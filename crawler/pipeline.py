@@ -344,15 +344,28 @@ class _Writer:
         self._waiting.append((new, found, misses, rules_version, done))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
+            self._task.add_done_callback(self._drained)
         return await done
+
+    def _drained(self, task: asyncio.Task[None]) -> None:
+        """A writer cancelled (the loop closing), even before it began, leaves no caller waiting for ever."""
+        if task.cancelled():
+            for *_, done in self._waiting:
+                done.cancel()
+            self._waiting = []
 
     async def _drain(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[:self.MAX_BATCH], self._waiting[self.MAX_BATCH:]
+            results: list[int | BaseException | None]
             try:
-                results = await asyncio.to_thread(self._write, [(n, f, m, v) for n, f, m, v, _ in batch])
-            except BaseException as exc:  # cancelled with the loop: nobody is left to tell but the callers
+                results = list(await asyncio.to_thread(self._write, [(n, f, m, v) for n, f, m, v, _ in batch]))
+            except Exception as exc:  # no thread to be had (the loop is closing): these fail, the rest is tried
                 results = [exc] * len(batch)
+            except BaseException:  # cancelled mid-write: so are its callers (`_drained` does the rest)
+                for *_, done in batch:
+                    done.cancel()
+                raise
             for (*_, done), result in zip(batch, results, strict=True):
                 if done.done():  # its caller was cancelled
                     continue
@@ -609,7 +622,7 @@ class _NearMissCheck:
     relies on to skip topics when matching) are all absent cannot hold; two such conjuncts
     of an AND, or one side of a NEAR, mean more than one clause fails. The test only ever
     answers "cannot" when `_shortfall` would answer None, so the results stay identical.
-    Trigger sets are computed once per rule set.
+    One check per rule set keeps the trigger sets of the clauses it has reached.
     """
 
     _BY_RULES: ClassVar[weakref.WeakKeyDictionary[RuleSet, _NearMissCheck]] = weakref.WeakKeyDictionary()
@@ -630,7 +643,7 @@ class _NearMissCheck:
         Only the clauses a check reaches are asked (the top ones, mostly): building the sets
         of every clause of the default topic up front cost five times as much.
         """
-        key = id(node)  # nodes live as long as their rule set, which holds this check
+        key = id(node)  # the rule set keeps its nodes alive, and this check lives only as long as it
         if key not in self._triggers:
             trig = node.triggers()
             self._triggers[key] = None if trig is None else (

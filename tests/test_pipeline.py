@@ -407,3 +407,18 @@ async def test_a_small_page_is_judged_on_the_loop_and_a_large_one_in_a_thread(
     assert seen["Small"] == threading.current_thread().name
     assert seen["Large"] != threading.current_thread().name
     await pipeline.fetcher.aclose()
+
+
+async def test_a_cancelled_writer_leaves_no_caller_waiting(tmp_path: Path) -> None:
+    from crawler.pipeline import _Writer
+
+    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    writer = _Writer(store)
+    adds = [asyncio.ensure_future(writer.add(_new(f"https://e.example/{i}"), [], [], "v")) for i in range(5)]
+    await asyncio.sleep(0)  # all five wait for a writer that has not begun
+    writer._task.cancel()
+    _, pending = await asyncio.wait(adds, timeout=10)
+    assert not pending and all(a.cancelled() for a in adds)
+    assert not writer._waiting
+    assert await writer.add(_new("https://e.example/after"), [], [], "v") is not None  # a new write starts
+    store.close()
