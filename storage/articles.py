@@ -16,7 +16,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 
 from .db import StorePart, content_hash, utcnow
 from .rows import (
@@ -117,23 +116,33 @@ class ArticlesPart(StorePart):
         (re-storing is a no-op, so two feeds or two instances racing on one
         story cannot duplicate it).
         """
-        row = {k: getattr(article, k) for k in NewArticle.__slots__}  # type: ignore[attr-defined]
-        row["content_hash"] = content_hash(article.title, article.text)
-        try:
-            with self.engine.begin() as conn:
-                if conn.execute(select(articles.c.id).where(articles.c.url == article.url)).first():
-                    return None
-                article_id = conn.execute(insert(articles).values(**row)).inserted_primary_key[0]
-                if found:
-                    now = utcnow()
-                    conn.execute(insert(matches), [_match_row(article_id, m, now) for m in found])
-                return int(article_id)
-        except IntegrityError:
-            # another writer stored the same URL between our check and insert: a no-op;
-            # any other integrity error is a bug and must not pass silently
-            if self.known_urls([article.url]):
-                return None
-            raise
+        return self.add_articles([(article, found)])[0]
+
+    def add_articles(self, batch: Sequence[tuple[NewArticle, Sequence[MatchData]]]) -> list[int | None]:
+        """Store several articles with their matches in one transaction (a poll's group commit).
+
+        One id per article, in order, None where the canonical URL is stored already (or
+        earlier in `batch`). Any error stores none of them: a caller that wants the others
+        kept stores them one by one. The insert skips a stored URL itself, so a race with
+        another writer is a no-op, and any other integrity error is raised.
+        """
+        if not batch:
+            return []
+        now = utcnow()
+        ids: list[int | None] = []
+        match_rows: list[dict[str, Any]] = []
+        add = self._insert_new(articles, ["url"]).returning(articles.c.id)
+        with self.engine.begin() as conn:
+            for article, found in batch:
+                row = {k: getattr(article, k) for k in NewArticle.__slots__}  # type: ignore[attr-defined]
+                row["content_hash"] = content_hash(article.title, article.text)
+                article_id = conn.execute(add, row).scalar()
+                ids.append(None if article_id is None else int(article_id))
+                if article_id is not None:
+                    match_rows.extend(_match_row(article_id, m, now) for m in found)
+            if match_rows:
+                conn.execute(insert(matches), match_rows)
+        return ids
 
     def get_article(self, article_id: int) -> StoredArticle | None:
         with self.engine.connect() as conn:

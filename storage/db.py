@@ -40,6 +40,15 @@ def content_hash(title: str, text: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """WAL with `synchronous=NORMAL`: a commit appends to the log without waiting for the disk.
+
+    What a crash can lose: if the process dies (killed, out of memory), nothing committed;
+    if the machine loses power or the OS crashes, the last transactions committed before
+    it (the database itself stays consistent). A poll records a feed as polled only after
+    its articles are committed, so what is lost is fetched again on the next poll. An
+    article being judged or waiting for its group commit (`crawler.pipeline`) when the
+    process dies is not stored, and is fetched again the same way.
+    """
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")

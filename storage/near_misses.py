@@ -53,6 +53,21 @@ class NearMissesPart(StorePart):
                     conn.execute(insert(near_misses).values(article_id=article_id, topic_id=m.topic,
                                                             created_at=now, state="unreviewed", **values))
 
+    def add_near_misses(self, found: Sequence[tuple[int, Sequence[NearMissData]]], *, rules_version: str,
+                        now: datetime | None = None) -> None:
+        """Store the near misses of articles just added, in one transaction.
+
+        New articles have none stored yet, so nothing is looked up first; a near miss stored
+        already (same article and topic) is left as it is. `save_near_misses` replaces them.
+        """
+        now = now or utcnow()
+        rows = [{"article_id": article_id, "topic_id": m.topic, "failed": m.failed, "detail": m.detail,
+                 "closeness": float(m.closeness), "rules_version": rules_version, "created_at": now,
+                 "state": "unreviewed"} for article_id, misses in found for m in misses]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self._insert_new(near_misses, ["article_id", "topic_id"]), rows)
+
     def near_miss_rows(self, *, topic: str | None = None, since: datetime | None = None,
                        state: str | None = "unreviewed", limit: int | None = 50,
                        offset: int = 0, article_id: int | None = None) -> tuple[list[NearMissRow], int]:

@@ -191,7 +191,7 @@ async def test_a_light_load_stays_in_threads_until_it_earns_a_worker(tmp_path: P
     async with Fetcher(runtime.config.settings.http) as fetcher:
         pipeline = Pipeline(store, fetcher, runtime, worker=True, worker_after=2)
         assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
-        assert pipeline._workers._pool is None  # one page: judged in a thread
+        assert pipeline._workers._pool is None  # one page: judged in this process
         assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
         assert pipeline._workers._pool is not None  # the second within the window starts it
         await pipeline.aclose()
@@ -272,4 +272,153 @@ async def test_the_worker_leaves_sigterm_to_the_daemon(tmp_path: Path, server: L
         assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
         assert pipeline._workers._pool is pool and list(pool._processes) == [pid]
         await pipeline.aclose()
+    store.close()
+
+
+def _each_labelled_document():
+    from crawler.models import Document
+    from crawler.rules import read_labelled
+
+    for path in sorted((Path(__file__).parent / "fixtures" / "rules").glob("*.jsonl")):
+        for row in read_labelled(path):
+            yield Document(title=str(row.get("title") or ""), body=str(row.get("text") or ""),
+                           url=str(row.get("url") or ""), source=str(row.get("source") or ""))
+
+
+def _near_misses_without_check(rules, doc, flagged):
+    from crawler.rules.engine import near_miss
+
+    found = (near_miss(rules, doc, t.id) for t in rules.topics if t.id not in flagged)
+    return [m for m in found if m is not None]
+
+
+def test_near_misses_are_the_engines_own_on_every_labelled_set() -> None:
+    """The cheap pre-check skips topics a document is nowhere near, and changes no result."""
+    from crawler.pipeline import near_misses_of
+
+    rules = load_runtime(Path(__file__).parents[1] / "config" / "newswatch.toml").rules
+    docs = list(_each_labelled_document())
+    found = 0
+    for doc in docs:
+        flagged = set(rules.matching_ids(doc))
+        expected = _near_misses_without_check(rules, doc, flagged)
+        assert near_misses_of(rules, doc, flagged) == expected, doc.title
+        found += len(expected)
+    assert found >= 10 and len(docs) > 500  # the sets hold near misses, so a check that drops them fails
+
+
+@pytest.mark.parametrize("query", [
+    "india AND pakistan AND COUNT((secret OR backchannel) NEAR/10s (india OR pakistan)) >= 2s",
+    "india AND (secret NEAR/3 pakistan)",
+    "ATLEAST(2, india, pakistan, delhi)",
+    "ATLEAST(3, india, pakistan, delhi)",
+    "(india OR delhi) AND (pakistan OR islamabad) AND NOT cricket",
+    "(back* OR secret) AND (india NEAR/5 pakistan) AND title:talks",
+    "(india AND pakistan) OR (delhi AND islamabad)",
+])
+@pytest.mark.parametrize("text", [
+    "India and Pakistan held secret talks. Backchannel contacts with Pakistan went on in India.",
+    "India held secret talks. Pakistan denied it.",
+    "Pakistan only, and a cricket match",
+    "Delhi and Islamabad spoke through a back channel.",
+    "Nothing to see here: the weather in Lahore.",
+    "India and Pakistan and Delhi.",
+])
+def test_near_misses_match_the_engine_for_every_kind_of_clause(query: str, text: str) -> None:
+    from crawler.models import Document
+    from crawler.pipeline import near_misses_of
+    from crawler.rules import RuleSet, topic_from_query
+
+    rules = RuleSet([topic_from_query(query, "t")])
+    for title in ("", "Talks", "India Pakistan"):
+        doc = Document(title=title, body=text)
+        flagged = set(rules.matching_ids(doc))
+        assert near_misses_of(rules, doc, flagged) == _near_misses_without_check(rules, doc, flagged)
+
+
+class _CountingStore(Store):
+    """A real store that remembers how many articles each of its transactions carried."""
+
+    batches: list[int]
+
+    def add_articles(self, batch):
+        self.batches.append(len(batch))
+        return super().add_articles(batch)
+
+
+def _new(url: str, **kw):
+    from storage import NewArticle
+
+    return NewArticle(**{"url": url, "link": url, "title": "T", "text": "Body", "method": "generic",
+                         "text_from": "page", "fetched_at": datetime.now(UTC), **kw})
+
+
+async def test_articles_judged_together_are_stored_together_and_a_bad_one_fails_alone(tmp_path: Path) -> None:
+    from crawler.models import Match
+    from crawler.pipeline import _Writer
+    from crawler.rules.engine import NearMiss
+
+    store = _CountingStore.open(f"sqlite:///{tmp_path / 'w.db'}")
+    store.batches = []
+    writer = _Writer(store)
+    match = Match(topic_id="t", score=1.0, matched_terms=["x"], explanation={}, rules_version="v")
+    miss = NearMiss(topic="u", failed="x", detail="does not occur", closeness=0.25)
+    adds = [writer.add(_new(f"https://e.example/{i}"), [match] if i % 3 == 0 else [],
+                       [miss] if i % 3 == 1 else [], "v") for i in range(30)]
+    adds.append(writer.add(_new("https://e.example/naive", published=datetime(2026, 1, 1)), [], [], "v"))
+    adds.append(writer.add(_new("https://e.example/0"), [], [], "v"))  # the same URL again
+    results = await asyncio.gather(*adds, return_exceptions=True)
+    ids, naive, again = results[:30], results[30], results[31]
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 30
+    assert isinstance(naive, Exception) and "naive datetime" in str(naive)
+    assert again is None
+    assert store.count_articles() == 30
+    assert max(store.batches) > 1  # grouped: fewer transactions than articles
+    assert len([m for i in ids for m in store.get_article(i).matches]) == 10
+    assert store.near_miss_rows(state=None)[1] == 10
+    store.close()
+
+
+async def test_a_small_page_is_judged_on_the_loop_and_a_large_one_in_a_thread(
+        make, server: LoopbackServer) -> None:
+    import dataclasses
+    import threading
+
+    from crawler.pipeline import INLINE_BYTES
+    from crawler.rules import RuleSet
+
+    class WhereJudged(RuleSet):
+        """The runtime's own rules, noting which thread matched each title."""
+
+        def match(self, doc):
+            seen[doc.title] = threading.current_thread().name
+            return super().match(doc)
+
+    seen: dict[str, str] = {}
+    padding = "<!-- " + "x" * INLINE_BYTES + " -->"
+    server.route("/f.xml", rss([{"title": "Small", "link": server.url("/s")},
+                                {"title": "Large", "link": server.url("/l")}]))
+    server.route("/s", page("Small", BODY))
+    server.route("/l", page("Large", BODY).replace("</body>", padding + "</body>"))
+    pipeline, store = await make([{"name": "f", "url": server.url("/f.xml")}])
+    pipeline.runtime = dataclasses.replace(pipeline.runtime, rules=WhereJudged(pipeline.runtime.rules.topics))
+    report = await pipeline.poll_feed(_claim(store, "f"))
+    assert report.new_articles == 2 and report.flagged == 2
+    assert seen["Small"] == threading.current_thread().name
+    assert seen["Large"] != threading.current_thread().name
+    await pipeline.fetcher.aclose()
+
+
+async def test_a_cancelled_writer_leaves_no_caller_waiting(tmp_path: Path) -> None:
+    from crawler.pipeline import _Writer
+
+    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    writer = _Writer(store)
+    adds = [asyncio.ensure_future(writer.add(_new(f"https://e.example/{i}"), [], [], "v")) for i in range(5)]
+    await asyncio.sleep(0)  # all five wait for a writer that has not begun
+    writer._task.cancel()
+    _, pending = await asyncio.wait(adds, timeout=10)
+    assert not pending and all(a.cancelled() for a in adds)
+    assert not writer._waiting
+    assert await writer.add(_new("https://e.example/after"), [], [], "v") is not None  # a new write starts
     store.close()

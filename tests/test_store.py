@@ -58,6 +58,44 @@ def test_article_and_matches_in_one_transaction(store: Store) -> None:
     assert store.count_articles() == 0  # the article row was rolled back with its matches
 
 
+def test_add_articles_stores_a_batch_in_order_and_skips_stored_urls(store: Store) -> None:
+    stored = store.add_article(_article("https://example.com/old"))
+    ids = store.add_articles([
+        (_article("https://example.com/1"), [_match("t1")]),
+        (_article("https://example.com/old"), [_match("t1")]),  # stored before: skipped, no match row
+        (_article("https://example.com/2"), []),
+        (_article("https://example.com/1", title="Again"), [_match("t2")]),  # earlier in the batch
+    ])
+    assert ids[1] is None and ids[3] is None
+    assert isinstance(ids[0], int) and isinstance(ids[2], int) and stored not in ids and ids[0] != ids[2]
+    assert [m.topic_id for m in store.get_article(ids[0]).matches] == ["t1"]
+    assert store.get_article(stored).matches == []
+    assert store.get_article(ids[0]).title == "Title"
+
+
+def test_a_batch_is_one_transaction(store: Store) -> None:
+    bad = Match(topic_id="t1", score=1.0, matched_terms=["x"], explanation={}, rules_version="v")
+    with pytest.raises(IntegrityError):
+        store.add_articles([(_article("https://example.com/1"), [_match()]),
+                            (_article("https://example.com/2"), [bad, bad])])
+    assert store.count_articles() == 0
+    assert store.add_articles([]) == []
+
+
+def test_near_misses_of_new_articles_are_added_in_one_go(store: Store) -> None:
+    from crawler.rules.engine import NearMiss
+
+    a, b = store.add_articles([(_article("https://example.com/1"), []), (_article("https://example.com/2"), [])])
+    miss = NearMiss(topic="t1", failed="backchannel", detail="does not occur", closeness=0.25)
+    store.add_near_misses([(a, [miss]), (b, [miss, NearMiss("t2", "x", "does not occur", 0.5)])],
+                          rules_version="v1")
+    store.add_near_misses([(a, [NearMiss("t1", "other", "does not occur", 0.9)])], rules_version="v1")
+    rows, total = store.near_miss_rows(state=None)
+    assert total == 3
+    assert {(r.id, r.topic, r.failed) for r in rows} == {(a, "t1", "backchannel"), (b, "t1", "backchannel"),
+                                                       (b, "t2", "x")}  # a stored one is left as it was
+
+
 def test_times_round_trip_as_aware_utc(store: Store) -> None:
     pk = datetime(2026, 11, 1, 10, 30, tzinfo=UTC)
     aid = store.add_article(_article(published=pk.astimezone(ZoneInfo("Asia/Karachi"))))
