@@ -120,7 +120,12 @@ def spans_tokens(text: str, fold: bool = True) -> tuple[list[str], list[tuple[in
     tokens: list[str] = []
     spans: list[tuple[int, int]] = []
     for m in _ORIG_WORD_RE.finditer(text):
-        for piece in _WORD_RE.finditer(normalise(m.group(), fold)):
+        word = m.group()
+        if word.isascii():  # most words of most texts: one token, and only its case can change
+            tokens.append(word.lower() if fold else word)
+            spans.append(m.span())
+            continue
+        for piece in _WORD_RE.finditer(normalise(word, fold)):
             # Normally one piece per word; a mark that NFC fuses with a separator may split it.
             tokens.append(piece.group())
             spans.append((m.start(), m.end()))
