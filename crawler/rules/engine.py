@@ -26,15 +26,15 @@ from crawler.rules.nodes import (
     And,
     AtLeast,
     Count,
+    Hits,
     Named,
     Near,
     Node,
     Not,
     Or,
+    Sharing,
     Term,
-    shared,
 )
-from crawler.rules.nodes import Hits as _Hits
 from crawler.rules.parser import parse_query
 
 __all__ = ["Example", "NearMiss", "Query", "RuleSet", "Topic", "compile_query", "near_miss"]
@@ -108,11 +108,11 @@ class RuleSet:
     def __init__(self, topics: list[Topic]) -> None:
         self.topics: list[Topic] = list(topics)
         self._by_id = {t.id: t for t in self.topics}
-        seen: dict[tuple[Any, ...], Node] = {}
+        sharing = Sharing()
         for t in self.topics:  # one object per distinct clause, across queries and topics
-            t.query.root = shared(t.query.root, seen)
+            t.query.root = sharing.of(t.query.root)
             if t.exclude is not None:
-                t.exclude.root = shared(t.exclude.root, seen)
+                t.exclude.root = sharing.of(t.exclude.root)
         self._recent = threading.local()
         words: set[str] = set()
         prefixes: set[str] = set()
@@ -210,7 +210,7 @@ class RuleSet:
         out = []
         for tid in ids:
             topic = self._by_id[tid]
-            hits: _Hits = []
+            hits: Hits = []
             topic.query.root.collect(precise, hits)
             exp = self._summary(precise, topic, hits, held=True, excluded=False)
             out.append(Match(topic_id=tid, score=exp["score"], matched_terms=exp["matched_terms"],
@@ -230,7 +230,7 @@ class RuleSet:
         if topic.exclude is not None:
             exclude_tree = topic.exclude.root.explain(ix)
             excluded = exclude_tree["held"]
-        hits: _Hits = []
+        hits: Hits = []
         if held:
             root.collect(ix, hits)
         else:
@@ -242,7 +242,7 @@ class RuleSet:
         exp["exclude_clauses"] = exclude_tree
         return exp
 
-    def _summary(self, ix: DocIndex, topic: Topic, found: _Hits, *, held: bool,
+    def _summary(self, ix: DocIndex, topic: Topic, found: Hits, *, held: bool,
                  excluded: bool) -> dict[str, Any]:
         """What a stored match keeps: verdict, hits (offsets into the stored text), snippets, score."""
         hits = _dedupe(ix, found)
@@ -392,7 +392,7 @@ def near_miss(rules: RuleSet | Topic, doc: Document, topic_id: str | None = None
     return best
 
 
-def _dedupe(ix: DocIndex, found: _Hits) -> list[dict[str, Any]]:
+def _dedupe(ix: DocIndex, found: Hits) -> list[dict[str, Any]]:
     """The hits in reading order, each once, as stored: `lead:` hits are shown in the body
     (the lead is the start of the body: the reader sees them there)."""
     rows = [(term, "body" if f == "lead" else f, s, e) for term, f, s, e in found]

@@ -8,7 +8,7 @@ occurrences as `(field, first_token, end_token)` spans, which is what proximity
 and counting work on.  Rendering a node with `str()` gives the canonical query
 text, which is also what the rules version is hashed from.
 
-A topic names the same lists in many clauses (`@quiet`, `@india_side`), so `shared`
+A topic names the same lists in many clauses (`@quiet`, `@india_side`), so `Sharing`
 makes equal sub-clauses one object when a rule set is built, and what a clause
 answers about a document (held, occurrences, hits) is remembered in the document's
 index: each distinct clause is evaluated once per document, however often it is used.
@@ -33,9 +33,9 @@ __all__ = [
     "Not",
     "Occurrence",
     "Or",
+    "Sharing",
     "Term",
     "Word",
-    "shared",
 ]
 
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
@@ -75,6 +75,10 @@ class Node:
     """Base of the query tree."""
 
     positional: bool = False
+    by_field: tuple[Node, ...] = ()
+    """For a positional clause on several fields: the same clause on each field alone, in
+    field order (set by `Sharing`).  Its occurrences are theirs put together, so `body:@quiet`
+    is found once for the clauses that name it and for those that say `@quiet`."""
 
     def holds(self, ix: DocIndex) -> bool:
         raise NotImplementedError
@@ -90,7 +94,14 @@ class Node:
         """Add the hits that make this clause hold (called only when it holds), found once per document."""
         found = ix.hits.get(self)
         if found is None:
-            found = ix.hits[self] = self._hits(ix)
+            if self.by_field:
+                found = []
+                for twin in self.by_field:
+                    if twin.holds(ix):
+                        twin.collect(ix, found)
+            else:
+                found = self._hits(ix)
+            ix.hits[self] = found
         hits.extend(found)
 
     def _hits(self, ix: DocIndex) -> Hits:
@@ -181,6 +192,9 @@ class Term(Node):
         cached = ix.cache.get(self)
         if cached is not None:
             return cached
+        if self.by_field:
+            out = ix.cache[self] = _joined(self.by_field, ix)
+            return out
         out: list[Occurrence] = []
         word = self.simple
         if word is not None:  # the common case: the word's positions
@@ -361,12 +375,16 @@ class Or(Node):
                 fi = ix.fields.get(f) or ix.field(f)
                 if fi is not None and not words.isdisjoint(fi.present):
                     return True
+        if self.by_field:
+            return any(twin.holds(ix) for twin in self.by_field)
         return any(c.holds(ix) for c in self._live(ix))
 
     def occurrences(self, ix: DocIndex) -> list[Occurrence]:
         if len(self.children) == 1:
             return self.children[0].occurrences(ix)
         cached = ix.cache.get(self)
+        if cached is None and self.by_field:
+            cached = ix.cache[self] = _joined(self.by_field, ix)
         if cached is None:
             found: set[Occurrence] = set()
             # Plain words by one set intersection per field: a long list costs its present words only.
@@ -477,6 +495,10 @@ class Near(Node):
         cached = ix.cache.get(self)
         if cached is not None:
             return cached
+        if self.by_field:
+            result = ix.cache[self] = _joined(self.by_field, ix)
+            ix.cache[(self, "anchors")] = [o for twin in self.by_field for o in twin.anchors(ix)]
+            return result
         out: set[Occurrence] = set()
         anchors: set[Occurrence] = set()
         # Both sides must occur at all before positions are worth computing (set lookups).
@@ -670,6 +692,11 @@ class Near(Node):
         return self.left.terms() + self.right.terms()
 
 
+def _joined(twins: tuple[Node, ...], ix: DocIndex) -> list[Occurrence]:
+    """The occurrences of a clause on several fields: those on each, in field order (so sorted)."""
+    return [o for twin in twins for o in twin.occurrences(ix)]
+
+
 def _words(node: Node, ix: DocIndex, occ: Occurrence) -> frozenset[int]:
     """The token positions of an occurrence's own words: all of a term's span, a NEAR's two sides."""
     if isinstance(node, Near):
@@ -852,37 +879,89 @@ class Named(Node):
         return self.child.terms()
 
 
-def shared(node: Node, seen: dict[tuple[Any, ...], Node]) -> Node:
-    """`node` with every sub-clause replaced by the first equal one in `seen` (which it fills).
+class Sharing:
+    """Makes equal clauses one object, across every query of a rule set (`of` each root).
 
     Equal means the same clause in the same fields: same operator, parameters and
     (already shared) operands, so either object gives the same answers and the same
     explanation.  Sharing them lets a document's index remember one answer for all the
     places a topic uses a list or phrase.  Operands are replaced in place, and a node
-    recomputes what it derived from them.
+    recomputes what it derived from them.  A positional clause on several fields also
+    gets its copy on each field alone (`by_field`), shared with the clauses that name
+    that field.
     """
-    key: tuple[Any, ...]
-    if isinstance(node, Term):
-        key = (Term, node.surface, node.variants, node.fields)
-    elif isinstance(node, And | Or | AtLeast):
-        kids = [shared(c, seen) for c in node.children]
-        if any(a is not b for a, b in zip(kids, node.children, strict=True)):
-            node.children = kids
-            if isinstance(node, And | Or):  # their order and word tables come from the operands
-                node.__post_init__()
-        key = (type(node), getattr(node, "n", None), *map(id, kids))
-    elif isinstance(node, Near):
-        left, right = shared(node.left, seen), shared(node.right, seen)
-        node.left, node.right = left, right
-        key = (Near, id(left), id(right), node.distance, node.ordered, node.within)
-    elif isinstance(node, Not | Count | Named):
-        child = shared(node.child, seen)
-        if child is not node.child:
-            node.child = child
-            if isinstance(node, Named):
-                node.__post_init__()
-        key = (type(node), id(child), getattr(node, "n", None), getattr(node, "unit", None),
-               getattr(node, "name", None))
-    else:  # pragma: no cover - every node type is handled above
-        return node
-    return seen.setdefault(key, node)
+
+    def __init__(self) -> None:
+        self._equal: dict[tuple[Any, ...], Node] = {}
+        self._done: dict[int, tuple[Node, Node]] = {}
+        """id of a node seen → (that node, kept alive so the id stays its own; its shared one)."""
+        self._scope: dict[int, tuple[str, ...] | None] = {}
+
+    def of(self, node: Node) -> Node:
+        """The shared node equal to `node` (whose operands are replaced by shared ones)."""
+        done = self._done.get(id(node))
+        if done is not None:
+            return done[1]
+        key: tuple[Any, ...]
+        kids: list[Node] = []
+        if isinstance(node, Term):
+            key = (Term, node.surface, node.variants, node.fields)
+        elif isinstance(node, And | Or | AtLeast):
+            kids = [self.of(c) for c in node.children]
+            key = (type(node), getattr(node, "n", None), *map(id, kids))
+        elif isinstance(node, Near):
+            kids = [self.of(node.left), self.of(node.right)]
+            key = (Near, *map(id, kids), node.distance, node.ordered, node.within)
+        elif isinstance(node, Not | Count | Named):
+            kids = [self.of(node.child)]
+            key = (type(node), id(kids[0]), getattr(node, "n", None), getattr(node, "unit", None),
+                   getattr(node, "name", None))
+        else:  # pragma: no cover - every node type is handled above
+            return node
+        one = self._equal.get(key)
+        if one is None:  # the first of its kind: it keeps the shared operands
+            one = self._equal[key] = node
+            if isinstance(node, And | Or | AtLeast):
+                if any(a is not b for a, b in zip(kids, node.children, strict=True)):
+                    node.children = kids
+                    if isinstance(node, And | Or):  # their order and word tables come from the operands
+                        node.__post_init__()
+            elif isinstance(node, Near):
+                node.left, node.right = kids
+            elif isinstance(node, Not | Count | Named) and kids[0] is not node.child:
+                node.child = kids[0]
+                if isinstance(node, Named):
+                    node.__post_init__()
+        self._done[id(node)] = (node, one)
+        self._done[id(one)] = (one, one)
+        scope = self._fields(one)
+        if scope is not None and len(scope) > 1:
+            twins = one.by_field or tuple(self._twin(one, i, (f,)) for i, f in enumerate(scope))
+            one.by_field = tuple(self.of(t) for t in twins)
+        return one
+
+    def _fields(self, node: Node) -> tuple[str, ...] | None:
+        """The fields of a positional clause whose terms all look at the same ones (else None)."""
+        if id(node) not in self._scope:
+            scope: tuple[str, ...] | None = None
+            if isinstance(node, Term):
+                scope = node.fields
+            elif isinstance(node, Named):
+                scope = self._fields(node.child)
+            elif isinstance(node, Or | Near) and node.positional:
+                found = {self._fields(c) for c in (node.children if isinstance(node, Or) else (node.left, node.right))}
+                scope = found.pop() if len(found) == 1 else None
+            self._scope[id(node)] = scope
+        return self._scope[id(node)]
+
+    @staticmethod
+    def _twin(node: Node, i: int, fields: tuple[str, ...]) -> Node:
+        """The clause on its i-th field alone, made of its operands' twins."""
+        if isinstance(node, Term):
+            return Term(node.surface, node.variants, fields)
+        if isinstance(node, Or):
+            return Or([c.by_field[i] for c in node.children])
+        if isinstance(node, Near):
+            return Near(node.left.by_field[i], node.right.by_field[i], node.distance, node.ordered, node.within)
+        assert isinstance(node, Named)
+        return Named(node.name, node.child.by_field[i])
