@@ -6,13 +6,14 @@ Texts (read in place): `<shared>/topic-real` and `<shared>/topic-dev` (skipped w
 `tests/fixtures/rules/blind*.jsonl`, and the pages `bench/pipeline.py` serves (every seventh
 on the topic), extracted as `poll --once` extracts them.  A text is "on" the topic when
 the topic flags it.  Each contender is a process of its own, timed on CPU
-(`time.process_time`), medians of `--repeat` passes inside it and of `--runs` interleaved
-runs; `--baseline DIR` also times another checkout (its packages first on `PYTHONPATH`),
+(`time.process_time`), the fastest of `--repeat` passes inside it, the median of `--runs`
+interleaved runs; `--baseline DIR` also times another checkout (its packages first on `PYTHONPATH`),
 say the code before a change, on the same texts and the same rules file, and checks that
 both flag the same texts with the same terms.  Figures are printed, never asserted.
 
-Per text, for each set: `match` on the topic and off it, and `near_miss` off it (the
-pipeline asks it of every topic that did not flag an article).
+Per text, for each set: `match` on the topic and off it, and off it `match` followed by
+`near_miss` of every topic that did not flag the text, which is what the pipeline asks of
+every article it stores.
 """
 
 from __future__ import annotations
@@ -90,9 +91,14 @@ def worker(docs_file: str, rules_file: str, repeat: int) -> None:
         on = [d for d, ms in zip(docs, found, strict=True) if ms]
         off = [d for d, ms in zip(docs, found, strict=True) if not ms]
         fig: dict[str, Any] = {"on": len(on), "off": len(off)}
+        def judged(d: Document) -> None:  # as `poll --once` judges an article
+            flagged = {m.topic_id for m in rules.match(d)}
+            for t in rules.topics:
+                if t.id not in flagged:
+                    near_miss(rules, d, t.id)
+
         for key, fn, subset in (("match_on", rules.match, on), ("match_off", rules.match, off),
-                                ("near_miss_off", lambda d: [near_miss(rules, d, t.id) for t in rules.topics],
-                                 off)):
+                                ("near_miss_off", judged, off)):
             if not subset:
                 continue
             passes = []
@@ -101,7 +107,7 @@ def worker(docs_file: str, rules_file: str, repeat: int) -> None:
                 for d in subset:
                     fn(d)
                 passes.append((time.process_time() - t0) / len(subset) * 1000)
-            fig[key] = statistics.median(passes)
+            fig[key] = min(passes)
         figures[name] = fig
     print(json.dumps({"groups": figures, "digest": digest.hexdigest()}))
 
@@ -150,8 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.baseline:
         same = digests["newswatch"] == digests["baseline"]
         print("flagged texts and matched terms: " + ("the same in both" if same else "DIFFERENT"))
-    print(f"\nrules {args.rules}; CPU ms per text, medians of {args.runs} runs × {args.repeat} passes")
-    header = f"{'set':<16}{'on/off':>9}  {'contender':<10}{'match on':>9}{'match off':>10}{'near_miss off':>14}"
+    print(f"\nrules {args.rules}; CPU ms per text, medians of {args.runs} runs of the fastest of "
+          f"{args.repeat} passes")
+    header = f"{'set':<16}{'on/off':>9}  {'contender':<10}{'match on':>9}{'match off':>10}{'+near_miss':>14}"
     print(header)
     keys = ("match_on", "match_off", "near_miss_off")
     for group in groups:
@@ -168,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
                             else f"{'-':>{w}}" for k, w in zip(keys, (9, 10, 14), strict=True))
             print(f"{'':<25}  {'speed-up':<10}{cells}")
     if args.baseline:
-        print("(speed-up: the baseline's CPU time per text divided by this checkout's)")
+        print("(+near_miss: match, then near_miss of each topic that did not flag the text, as the "
+              "pipeline does; speed-up: the baseline's CPU time per text divided by this checkout's)")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from crawler.rules.nodes import (
     Term,
     Word,
 )
-from crawler.rules.text import spans_tokens, text_units
+from crawler.rules.text import _ABBREVIATIONS, _SENTENCE_END, spans_tokens, text_units
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NEWSWATCH_SHARED") or ROOT.parent / "shared")
@@ -51,6 +51,25 @@ TOPICS = sorted((ROOT / "config" / "rules").glob("*.toml"))
 Hit = tuple[str, str, int, int]
 
 
+def plain_units(text: str, spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Sentence and paragraph numbers as the README defines them, gap by gap between every two words."""
+    sentences, paragraphs = [], []
+    sent = para = 0
+    for i, (start, end) in enumerate(spans):
+        if i:
+            gap = text[spans[i - 1][1]:start]
+            if "\n" in gap:
+                sent, para = sent + 1, para + 1
+            elif (m := _SENTENCE_END.search(gap)) and any(c.isspace() for c in gap[m.end():]):
+                prev = text[spans[i - 1][0]:spans[i - 1][1]]
+                initial = m.group() == "." and (len(prev) == 1 or prev.casefold() in _ABBREVIATIONS)
+                if not initial and not text[start:end][:1].islower():
+                    sent += 1
+        sentences.append(sent)
+        paragraphs.append(para)
+    return sentences, paragraphs
+
+
 class Field:
     """One field read the precise way only: tokens with offsets, exact-case tokens, sentences."""
 
@@ -59,7 +78,7 @@ class Field:
         self.tokens, self.spans = spans_tokens(text)
         cased = spans_tokens(text, fold=False)[0]
         self.cased = cased if len(cased) == len(self.tokens) else [""] * len(self.tokens)
-        self.sentences, self.paragraphs = text_units(text, self.spans)
+        self.sentences, self.paragraphs = plain_units(text, self.spans)
         self.at: dict[str, list[int]] = {}
         for i, t in enumerate(self.tokens):
             self.at.setdefault(t, []).append(i)
@@ -389,3 +408,16 @@ def test_clauses_that_differ_stay_apart(query: str, doc: Document) -> None:
     """Sharing equal clauses must not merge two that differ in unit, field or count."""
     rules = RuleSet([topic_from_query(query)])
     assert agree(rules, doc) == 1
+
+
+def test_sentences_are_found_as_defined() -> None:
+    """`text_units` looks only at the gaps with a mark in them; every gap must come out as defined."""
+    import random
+
+    rng = random.Random(5)
+    pieces = ["India", "talks", "J.", "U.S.", "Lt.", "Gen.", "said", "then", "Then", ".", ". ", "! ", "? ",
+              "… ", "। ", "۔ ", "\n", " ", "  ", ", ", "back\u00adchannel", "پاکستان", "“", "”", "...", ".\n"]
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) + rng.choice(["", " "]) for _ in range(rng.randint(0, 30)))
+        spans = spans_tokens(text)[1]
+        assert text_units(text, spans) == plain_units(text, spans), text

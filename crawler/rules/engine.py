@@ -288,8 +288,13 @@ def _shortfall(node: Node, ix: DocIndex) -> tuple[Node, str, float] | None:
     NEAR), which is not a near miss.
     """
     if isinstance(node, And):
-        failing = [c for c in node.children if not c.holds(ix)]
-        return _shortfall(failing[0], ix) if len(failing) == 1 else None
+        failing: list[Node] = []
+        for c in node._order:  # cheap clauses first: two failing ones end the search
+            if not c.holds(ix):
+                failing.append(c)
+                if len(failing) > 1:
+                    return None
+        return _shortfall(failing[0], ix) if failing else None
     if isinstance(node, AtLeast):
         failing = [c for c in node.children if not c.holds(ix)]
         if len(node.children) - len(failing) != node.n - 1:
