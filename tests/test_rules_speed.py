@@ -421,3 +421,14 @@ def test_sentences_are_found_as_defined() -> None:
         text = "".join(rng.choice(pieces) + rng.choice(["", " "]) for _ in range(rng.randint(0, 30)))
         spans = spans_tokens(text)[1]
         assert text_units(text, spans) == plain_units(text, spans), text
+
+
+def test_a_rule_set_sent_to_a_worker_matches_the_same(shipped: RuleSet) -> None:
+    """Worker processes get the rules pickled: the shared clauses and their field copies go along."""
+    import pickle
+
+    doc = next(d for d in documents(FIXTURES[0]) if shipped.matching_ids(d))
+    shipped.match(doc)  # a thread's last index is this process's own, not part of the rules
+    copy = pickle.loads(pickle.dumps(shipped))
+    assert [m.explanation for m in copy.match(doc)] == [m.explanation for m in shipped.match(doc)]
+    assert copy.version == shipped.version

@@ -145,6 +145,16 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.topics)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker process receives: everything but this process's per-thread last index."""
+        state = dict(self.__dict__)
+        del state["_recent"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._recent = threading.local()
+
     def topic(self, topic_id: str) -> Topic:
         try:
             return self._by_id[topic_id]
@@ -207,6 +217,7 @@ class RuleSet:
         # Highlighting reuses what matching found; only where the tokeniser that keeps
         # offsets reads a field differently is the document indexed again.
         precise = ix if ix.make_precise() else DocIndex(doc, self.vocab, precise=True)
+        self._recent.last = None  # an index with offsets is not handed out again: do not keep it
         out = []
         for tid in ids:
             topic = self._by_id[tid]
