@@ -336,7 +336,7 @@ def _shortfall(node: Node, ix: DocIndex) -> tuple[Node, str, float] | None:
         clause, detail, closeness = inner
         return clause, detail, closeness / node.n
     if isinstance(node, Near):
-        if not (node.left.holds(ix) and node.right.holds(ix)):
+        if not node.sides_hold(ix):
             return None
         gap = _nearest_gap(node, ix)
         unit = {"s": " in one sentence", "p": " in one paragraph"}.get(node.within, "")

@@ -484,6 +484,16 @@ class Near(Node):
     def _apart(self) -> int:
         return UNBOUNDED if self.distance is None else self.distance
 
+    @cached_property
+    def sides(self) -> tuple[Node, Node]:
+        """Both sides, the cheaper to test first: a missing country spares evaluating a long list."""
+        return (self.left, self.right) if self.left.cost() <= self.right.cost() else (self.right, self.left)
+
+    def sides_hold(self, ix: DocIndex) -> bool:
+        """Whether each side occurs at all (set lookups, mostly), which a NEAR needs before positions."""
+        first, second = self.sides
+        return first.holds(ix) and second.holds(ix)
+
     def _same_unit(self, fi: FieldIndex | None, start: int, end: int) -> bool:
         """Whether tokens start..end-1 lie in one sentence or paragraph (always, without `within`)."""
         if not self.within or fi is None:
@@ -502,7 +512,7 @@ class Near(Node):
         out: set[Occurrence] = set()
         anchors: set[Occurrence] = set()
         # Both sides must occur at all before positions are worth computing (set lookups).
-        left = self.left.occurrences(ix) if self.left.holds(ix) and self.right.holds(ix) else []
+        left = self.left.occurrences(ix) if self.sides_hold(ix) else []
         if left:
             right = self.right.occurrences(ix)
             if len(left) * len(right) <= 256:
@@ -928,6 +938,7 @@ class Sharing:
                         node.__post_init__()
             elif isinstance(node, Near):
                 node.left, node.right = kids
+                node.__dict__.pop("sides", None)  # re-derived from the shared sides when next asked
             elif isinstance(node, Not | Count | Named) and kids[0] is not node.child:
                 node.child = kids[0]
                 if isinstance(node, Named):
