@@ -4,8 +4,8 @@ A `RuleSet` is built once (on load or reload).  It knows every word and prefix
 its topics use, and for each topic a trigger set (words one of which must occur
 for the query to hold), so an article only has its queries evaluated for the
 topics whose triggers it contains.  Hits, with character offsets into the
-original strings, are collected only for topics that matched; the clause tree
-(`explain`) is built only when someone asks why.
+original strings, are collected only for topics that matched, from the same
+index matching used; the clause tree (`explain`) is built only when someone asks why.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +26,13 @@ from crawler.rules.nodes import (
     And,
     AtLeast,
     Count,
+    Hits,
     Named,
     Near,
     Node,
     Not,
     Or,
+    Sharing,
     Term,
 )
 from crawler.rules.parser import parse_query
@@ -105,6 +108,12 @@ class RuleSet:
     def __init__(self, topics: list[Topic]) -> None:
         self.topics: list[Topic] = list(topics)
         self._by_id = {t.id: t for t in self.topics}
+        sharing = Sharing()
+        for t in self.topics:  # one object per distinct clause, across queries and topics
+            t.query.root = sharing.of(t.query.root)
+            if t.exclude is not None:
+                t.exclude.root = sharing.of(t.exclude.root)
+        self._recent = threading.local()
         words: set[str] = set()
         prefixes: set[str] = set()
         self._fields: set[str] = set(DEFAULT_FIELDS)
@@ -137,11 +146,36 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.topics)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker process receives: everything but this process's per-thread last index."""
+        state = dict(self.__dict__)
+        del state["_recent"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._recent = threading.local()
+
     def topic(self, topic_id: str) -> Topic:
         try:
             return self._by_id[topic_id]
         except KeyError:
             raise KeyError(f"no topic {topic_id!r} (topics: {', '.join(self._by_id) or 'none'})") from None
+
+    def _index(self, doc: Document) -> DocIndex:
+        """The matching index of `doc`: the one this thread built last when it is the same document.
+
+        The pipeline asks `match`, then `near_miss` of every topic that did not flag the
+        article: they share one tokenisation and what its clauses answered.  An index that
+        has taken offsets for highlighting is not handed out again.
+        """
+        snapshot = (doc.title, doc.body, doc.url, doc.source, tuple(doc.authors))
+        recent = getattr(self._recent, "last", None)
+        if recent is not None and recent[0] is doc and recent[1] == snapshot and not recent[2].precise:
+            return recent[2]
+        ix = DocIndex(doc, self.vocab)
+        self._recent.last = (doc, snapshot, ix)
+        return ix
 
     def _candidates(self, ix: DocIndex) -> list[int]:
         cands = set(self._always)
@@ -160,7 +194,9 @@ class RuleSet:
 
     def matching_ids(self, doc: Document) -> list[str]:
         """Ids of the topics that flag `doc` (no explanations: the fast path, used by eval)."""
-        ix = DocIndex(doc, self.vocab)
+        return self._flagged(self._index(doc))
+
+    def _flagged(self, ix: DocIndex) -> list[str]:
         out = []
         for i in self._candidates(ix):
             t = self.topics[i]
@@ -175,14 +211,18 @@ class RuleSet:
         score, the rules version): no clause tree, which costs most of the matching time
         and most of a match row. `explain` rebuilds the tree from the stored text on demand.
         """
-        ids = self.matching_ids(doc)
+        ix = self._index(doc)
+        ids = self._flagged(ix)
         if not ids:
             return []
-        precise = DocIndex(doc, self.vocab, precise=True)
+        # Highlighting reuses what matching found; only where the tokeniser that keeps
+        # offsets reads a field differently is the document indexed again.
+        precise = ix if ix.make_precise() else DocIndex(doc, self.vocab, precise=True)
+        self._recent.last = None  # an index with offsets is not handed out again: do not keep it
         out = []
         for tid in ids:
             topic = self._by_id[tid]
-            hits: list[dict[str, Any]] = []
+            hits: Hits = []
             topic.query.root.collect(precise, hits)
             exp = self._summary(precise, topic, hits, held=True, excluded=False)
             out.append(Match(topic_id=tid, score=exp["score"], matched_terms=exp["matched_terms"],
@@ -202,7 +242,7 @@ class RuleSet:
         if topic.exclude is not None:
             exclude_tree = topic.exclude.root.explain(ix)
             excluded = exclude_tree["held"]
-        hits: list[dict[str, Any]] = []
+        hits: Hits = []
         if held:
             root.collect(ix, hits)
         else:
@@ -214,13 +254,10 @@ class RuleSet:
         exp["exclude_clauses"] = exclude_tree
         return exp
 
-    def _summary(self, ix: DocIndex, topic: Topic, hits: list[dict[str, Any]], *, held: bool,
+    def _summary(self, ix: DocIndex, topic: Topic, found: Hits, *, held: bool,
                  excluded: bool) -> dict[str, Any]:
         """What a stored match keeps: verdict, hits (offsets into the stored text), snippets, score."""
-        for h in hits:  # `lead:`/`opening:` are the body's start: show hits where the reader sees them
-            if h["field"] in ("lead", "opening"):
-                h["field"] = "body"
-        hits = _dedupe(hits)
+        hits = _dedupe(ix, found)
         return {
             "topic": topic.id,
             "matched": held and not excluded,
@@ -263,8 +300,13 @@ def _shortfall(node: Node, ix: DocIndex) -> tuple[Node, str, float] | None:
     NEAR), which is not a near miss.
     """
     if isinstance(node, And):
-        failing = [c for c in node.children if not c.holds(ix)]
-        return _shortfall(failing[0], ix) if len(failing) == 1 else None
+        failing: list[Node] = []
+        for c in node._order:  # cheap clauses first: two failing ones end the search
+            if not c.holds(ix):
+                failing.append(c)
+                if len(failing) > 1:
+                    return None
+        return _shortfall(failing[0], ix) if failing else None
     if isinstance(node, AtLeast):
         failing = [c for c in node.children if not c.holds(ix)]
         if len(node.children) - len(failing) != node.n - 1:
@@ -295,7 +337,7 @@ def _shortfall(node: Node, ix: DocIndex) -> tuple[Node, str, float] | None:
         clause, detail, closeness = inner
         return clause, detail, closeness / node.n
     if isinstance(node, Near):
-        if not (node.left.holds(ix) and node.right.holds(ix)):
+        if not node.sides_hold(ix):
             return None
         gap = _nearest_gap(node, ix)
         unit = {"s": " in one sentence", "p": " in one paragraph"}.get(node.within, "")
@@ -352,7 +394,7 @@ def near_miss(rules: RuleSet | Topic, doc: Document, topic_id: str | None = None
     else:
         ruleset = rules
         topics = [rules.topic(topic_id)] if topic_id is not None else list(rules.topics)
-    ix = DocIndex(doc, ruleset.vocab)
+    ix = ruleset._index(doc)
     best: NearMiss | None = None
     for topic in topics:
         if topic.query.root.holds(ix) or (topic.exclude is not None and topic.exclude.root.holds(ix)):
@@ -367,14 +409,20 @@ def near_miss(rules: RuleSet | Topic, doc: Document, topic_id: str | None = None
     return best
 
 
-def _dedupe(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[tuple[str, int, int, str]] = set()
+def _dedupe(ix: DocIndex, found: Hits) -> list[dict[str, Any]]:
+    """The hits in reading order, each once, as stored: `lead:` hits are shown in the body
+    (the lead is the start of the body: the reader sees them there)."""
+    # `lead:`/`opening:` are the body's start: show their hits where the reader sees them
+    rows = [(term, "body" if f in ("lead", "opening") else f, s, e) for term, f, s, e in found]
+    seen: set[tuple[str, str, int, int]] = set()
     out = []
-    for h in sorted(hits, key=lambda h: (FIELDS.index(h["field"]), h["start"], h["end"])):
-        key = (h["field"], h["start"], h["end"], h["term"])
-        if key not in seen:
-            seen.add(key)
-            out.append(h)
+    for h in sorted(rows, key=lambda h: (FIELDS.index(h[1]), h[2], h[3])):
+        if h not in seen:
+            seen.add(h)
+            term, f, start, end = h
+            fi = ix.field(f)
+            assert fi is not None
+            out.append({"term": term, "field": f, "start": start, "end": end, "text": fi.text[start:end]})
     return out
 
 

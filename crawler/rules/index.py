@@ -62,7 +62,7 @@ class Vocabulary:
 class FieldIndex:
     """Tokens of one field, with lazily built positions, expansions and offsets."""
 
-    __slots__ = ("_cased", "_pos", "_units", "_wild", "present", "spans", "text", "tokens", "vocab")
+    __slots__ = ("_cased", "_offsets", "_pos", "_units", "_wild", "present", "spans", "text", "tokens", "vocab")
 
     def __init__(self, text: str, vocab: Vocabulary, precise: bool) -> None:
         self.text = text
@@ -78,6 +78,7 @@ class FieldIndex:
         self._wild: dict[str, list[str]] | None = None
         self._cased: list[str] | None = None
         self._units: tuple[list[int], list[int]] | None = None
+        self._offsets: tuple[list[str], list[tuple[int, int]]] | None = None
 
     def expand(self, prefix: str) -> list[str]:
         """The distinct tokens of this field that start with `prefix` (a rule-set wildcard)."""
@@ -143,7 +144,7 @@ class FieldIndex:
             if spans is None:
                 spans = ascii_spans(self.text)  # plain ASCII: offsets without normalising
                 if spans is None:
-                    spans = spans_tokens(self.text)[1]
+                    spans = self._precise_tokens()[1]
                 if len(spans) != len(self.tokens):  # never in practice: one unit, as before
                     spans = None
             if spans is None:
@@ -153,6 +154,33 @@ class FieldIndex:
                 self._units = text_units(self.text, spans)
         return self._units[0] if kind == "s" else self._units[1]
 
+    def make_precise(self) -> bool:
+        """Give a field tokenised for matching the character offsets that highlighting needs.
+
+        True when the tokeniser that keeps offsets gives the same tokens (and the same
+        exact-case tokens) as the one matching used, so that everything matching found
+        about this field stands; False for a text on which the two differ.
+        """
+        if self.spans is not None:
+            return True
+        spans = ascii_spans(self.text)  # plain ASCII: the same words by construction
+        if spans is None:
+            tokens, spans = self._precise_tokens()
+            if tokens != self.tokens:
+                return False
+            if self._cased is not None:
+                cased = spans_tokens(self.text, fold=False)[0]
+                if (cased if len(cased) == len(tokens) else [""] * len(tokens)) != self._cased:
+                    return False
+        self.spans = spans
+        return True
+
+    def _precise_tokens(self) -> tuple[list[str], list[tuple[int, int]]]:
+        """`spans_tokens` of a field indexed without offsets, once (sentences and highlights both need it)."""
+        if self._offsets is None:
+            self._offsets = spans_tokens(self.text)
+        return self._offsets
+
     def char_span(self, start: int, end: int) -> tuple[int, int]:
         """Character offsets in the original text of tokens `start`..`end` (exclusive)."""
         assert self.spans is not None, "offsets need a precise index"
@@ -160,9 +188,14 @@ class FieldIndex:
 
 
 class DocIndex:
-    """All fields of one document, indexed for one rule set; `cache` memoises term results."""
+    """All fields of one document, indexed for one rule set, with what its clauses answered.
 
-    __slots__ = ("cache", "doc", "fields", "precise", "vocab")
+    `cache` keeps positional results (occurrences, anchors), `held` whether a clause
+    holds and `hits` its highlighted words: a clause shared by many others is evaluated
+    once per document.
+    """
+
+    __slots__ = ("cache", "doc", "fields", "held", "hits", "precise", "vocab")
 
     def __init__(self, doc: Document, vocab: Vocabulary, precise: bool = False) -> None:
         self.doc = doc
@@ -171,6 +204,20 @@ class DocIndex:
         self.fields: dict[str, FieldIndex | None] = {}
         """Fields indexed so far (None: empty); read it directly in hot loops, else use `field`."""
         self.cache: dict[Any, Any] = {}
+        self.held: dict[Any, bool] = {}
+        self.hits: dict[Any, list[Any]] = {}
+
+    def make_precise(self) -> bool:
+        """Add character offsets to the fields matching indexed, keeping what it found (see
+        `FieldIndex.make_precise`); fields indexed from now on are indexed with offsets.
+        False, and nothing changed, when a field's two tokenisations differ."""
+        fields = [fi for fi in self.fields.values() if fi is not None and fi.spans is None]
+        if not all(fi.make_precise() for fi in fields):
+            for fi in fields:
+                fi.spans = None
+            return False
+        self.precise = True
+        return True
 
     def field(self, name: str) -> FieldIndex | None:
         """The index of a field, or None when the field is empty."""

@@ -7,6 +7,11 @@ which clause held or failed, built only on demand, never during a poll).  Positi
 occurrences as `(field, first_token, end_token)` spans, which is what proximity
 and counting work on.  Rendering a node with `str()` gives the canonical query
 text, which is also what the rules version is hashed from.
+
+A topic names the same lists in many clauses (`@quiet`, `@india_side`), so `Sharing`
+makes equal sub-clauses one object when a rule set is built, and what a clause
+answers about a document (held, occurrences, hits) is remembered in the document's
+index: each distinct clause is evaluated once per document, however often it is used.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ __all__ = [
     "Not",
     "Occurrence",
     "Or",
+    "Sharing",
     "Term",
     "Word",
 ]
@@ -39,7 +45,9 @@ UNBOUNDED = 1 << 30
 Occurrence = tuple[str, int, int]
 """(field, first token position, end token position exclusive)."""
 
-Hits = list[dict[str, Any]]
+Hit = tuple[str, str, int, int]
+"""(term as written, field, start, end): character offsets into the field's original text."""
+Hits = list[Hit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,10 @@ class Node:
     """Base of the query tree."""
 
     positional: bool = False
+    by_field: tuple[Node, ...] = ()
+    """For a positional clause on several fields: the same clause on each field alone, in
+    field order (set by `Sharing`).  Its occurrences are theirs put together, so `body:@quiet`
+    is found once for the clauses that name it and for those that say `@quiet`."""
 
     def holds(self, ix: DocIndex) -> bool:
         raise NotImplementedError
@@ -79,7 +91,20 @@ class Node:
         raise NotImplementedError
 
     def collect(self, ix: DocIndex, hits: Hits) -> None:
-        """Add the hits that make this clause hold (called only when it holds)."""
+        """Add the hits that make this clause hold (called only when it holds), found once per document."""
+        found = ix.hits.get(self)
+        if found is None:
+            if self.by_field:
+                found = []
+                for twin in self.by_field:
+                    if twin.holds(ix):
+                        twin.collect(ix, found)
+            else:
+                found = self._hits(ix)
+            ix.hits[self] = found
+        hits.extend(found)
+
+    def _hits(self, ix: DocIndex) -> Hits:
         raise NotImplementedError
 
     @cached_property
@@ -97,15 +122,6 @@ class Node:
     def cost(self) -> int:
         """A rough price of `holds`, to evaluate cheap clauses of an AND first."""
         return 1
-
-
-def _held(node: Node, ix: DocIndex) -> bool:
-    """`node.holds(ix)`, remembered for the document: collecting asks it of a clause once per level above."""
-    key = (node, "held")
-    held = ix.cache.get(key)
-    if held is None:
-        held = ix.cache[key] = node.holds(ix)
-    return held
 
 
 def _wrap(node: Node) -> str:
@@ -160,6 +176,12 @@ class Term(Node):
                 if fi is not None and fi.expand(prefix):
                     return True
             return False
+        held = ix.held.get(self)
+        if held is None:
+            held = ix.held[self] = self._holds(ix)
+        return held
+
+    def _holds(self, ix: DocIndex) -> bool:
         for f in self.fields:
             fi = ix.fields.get(f) or ix.field(f)
             if fi is not None and any(need <= fi.present for need in self._needs):
@@ -167,18 +189,21 @@ class Term(Node):
         return False
 
     def occurrences(self, ix: DocIndex) -> list[Occurrence]:
-        word = self.simple
-        if word is not None:  # the common case, cheap enough not to cache
-            simple: list[Occurrence] = []
-            for f in self.fields:
-                fi = ix.fields.get(f) or ix.field(f)
-                if fi is not None and word in fi.present:
-                    simple.extend([(f, i, i + 1) for i in fi.positions(word)])
-            return simple
         cached = ix.cache.get(self)
         if cached is not None:
             return cached
+        if self.by_field:
+            out = ix.cache[self] = _joined(self.by_field, ix)
+            return out
         out: list[Occurrence] = []
+        word = self.simple
+        if word is not None:  # the common case: the word's positions
+            for f in self.fields:
+                fi = ix.fields.get(f) or ix.field(f)
+                if fi is not None and word in fi.present:
+                    out.extend([(f, i, i + 1) for i in fi.positions(word)])
+            ix.cache[self] = out
+            return out
         for f in self.fields:
             fi = ix.field(f)
             if fi is None:
@@ -210,13 +235,13 @@ class Term(Node):
         occ = self.occurrences(ix)
         return {"op": "term", "text": self.rendered, "held": bool(occ), "count": len(occ)}
 
-    def collect(self, ix: DocIndex, hits: Hits) -> None:
+    def _hits(self, ix: DocIndex) -> Hits:
+        out: Hits = []
         for f, s, e in self.occurrences(ix):
             fi = ix.field(f)
             assert fi is not None
-            start, end = fi.char_span(s, e)
-            hits.append({"term": self.surface, "field": f, "start": start, "end": end,
-                         "text": fi.text[start:end]})
+            out.append((self.surface, f, *fi.char_span(s, e)))
+        return out
 
     def triggers(self) -> set[tuple[str, str]] | None:
         out: set[tuple[str, str]] = set()
@@ -247,15 +272,20 @@ class And(Node):
         return sum(c.cost() for c in self.children)
 
     def holds(self, ix: DocIndex) -> bool:
-        return all(c.holds(ix) for c in self._order)
+        held = ix.held.get(self)
+        if held is None:
+            held = ix.held[self] = all(c.holds(ix) for c in self._order)
+        return held
 
     def explain(self, ix: DocIndex) -> dict[str, Any]:
         kids = [c.explain(ix) for c in self.children]
         return {"op": "AND", "text": self.rendered, "held": all(k["held"] for k in kids), "children": kids}
 
-    def collect(self, ix: DocIndex, hits: Hits) -> None:
+    def _hits(self, ix: DocIndex) -> Hits:
+        out: Hits = []
         for c in self.children:
-            c.collect(ix, hits)
+            c.collect(ix, out)
+        return out
 
     def triggers(self) -> set[tuple[str, str]] | None:
         best: set[tuple[str, str]] | None = None
@@ -302,11 +332,18 @@ class Or(Node):
                 self._unkeyed.append(c)
         self._keys = frozenset(self._keyed)
         self._key_fields = tuple(sorted(key_fields))
+        self._live_key = (self, "live")
 
     def _live(self, ix: DocIndex) -> list[Node]:
         """The non-plain children that can hold in this document (a phrase needs its key word)."""
         if not self._keyed:
             return self._unkeyed
+        live = ix.cache.get(self._live_key)
+        if live is None:
+            live = ix.cache[self._live_key] = self._find_live(ix)
+        return live
+
+    def _find_live(self, ix: DocIndex) -> list[Node]:
         seen: set[int] = set()
         live: list[Node] = []
         for f in self._key_fields:
@@ -327,17 +364,27 @@ class Or(Node):
         return sum(c.cost() for c in self.children)
 
     def holds(self, ix: DocIndex) -> bool:
+        held = ix.held.get(self)
+        if held is None:
+            held = ix.held[self] = self._holds(ix)
+        return held
+
+    def _holds(self, ix: DocIndex) -> bool:
         for fields, words in self._words:
             for f in fields:
                 fi = ix.fields.get(f) or ix.field(f)
                 if fi is not None and not words.isdisjoint(fi.present):
                     return True
+        if self.by_field:
+            return any(twin.holds(ix) for twin in self.by_field)
         return any(c.holds(ix) for c in self._live(ix))
 
     def occurrences(self, ix: DocIndex) -> list[Occurrence]:
         if len(self.children) == 1:
             return self.children[0].occurrences(ix)
         cached = ix.cache.get(self)
+        if cached is None and self.by_field:
+            cached = ix.cache[self] = _joined(self.by_field, ix)
         if cached is None:
             found: set[Occurrence] = set()
             # Plain words by one set intersection per field: a long list costs its present words only.
@@ -357,7 +404,8 @@ class Or(Node):
         kids = [c.explain(ix) for c in self.children]
         return {"op": "OR", "text": self.rendered, "held": any(k["held"] for k in kids), "children": kids}
 
-    def collect(self, ix: DocIndex, hits: Hits) -> None:
+    def _hits(self, ix: DocIndex) -> Hits:
+        hits: Hits = []
         done: set[int] = set()
         for fields, by_word in self._plain:
             for f in fields:
@@ -370,8 +418,9 @@ class Or(Node):
                             done.add(id(t))
                             t.collect(ix, hits)
         for c in self._live(ix):
-            if _held(c, ix):
+            if c.holds(ix):
                 c.collect(ix, hits)
+        return hits
 
     def triggers(self) -> set[tuple[str, str]] | None:
         return _any_triggers(self.children)
@@ -397,8 +446,9 @@ class Not(Node):
         k = self.child.explain(ix)
         return {"op": "NOT", "text": self.rendered, "held": not k["held"], "children": [k]}
 
-    def collect(self, ix: DocIndex, hits: Hits) -> None:
+    def _hits(self, ix: DocIndex) -> Hits:
         """An absent word has nothing to highlight."""
+        return []
 
     def triggers(self) -> set[tuple[str, str]] | None:
         return None
@@ -434,6 +484,16 @@ class Near(Node):
     def _apart(self) -> int:
         return UNBOUNDED if self.distance is None else self.distance
 
+    @cached_property
+    def sides(self) -> tuple[Node, Node]:
+        """Both sides, the cheaper to test first: a missing country spares evaluating a long list."""
+        return (self.left, self.right) if self.left.cost() <= self.right.cost() else (self.right, self.left)
+
+    def sides_hold(self, ix: DocIndex) -> bool:
+        """Whether each side occurs at all (set lookups, mostly), which a NEAR needs before positions."""
+        first, second = self.sides
+        return first.holds(ix) and second.holds(ix)
+
     def _same_unit(self, fi: FieldIndex | None, start: int, end: int) -> bool:
         """Whether tokens start..end-1 lie in one sentence or paragraph (always, without `within`)."""
         if not self.within or fi is None:
@@ -445,10 +505,14 @@ class Near(Node):
         cached = ix.cache.get(self)
         if cached is not None:
             return cached
+        if self.by_field:
+            result = ix.cache[self] = _joined(self.by_field, ix)
+            ix.cache[(self, "anchors")] = [o for twin in self.by_field for o in twin.anchors(ix)]
+            return result
         out: set[Occurrence] = set()
         anchors: set[Occurrence] = set()
         # Both sides must occur at all before positions are worth computing (set lookups).
-        left = self.left.occurrences(ix) if self.left.holds(ix) and self.right.holds(ix) else []
+        left = self.left.occurrences(ix) if self.sides_hold(ix) else []
         if left:
             right = self.right.occurrences(ix)
             if len(left) * len(right) <= 256:
@@ -518,18 +582,24 @@ class Near(Node):
                out: set[Occurrence], anchors: set[Occurrence], ix: DocIndex | None = None) -> None:
         """Every pair compared: the fastest way for the few occurrences most articles have."""
         n = self._apart()
+        ordered = self.ordered
+        units: list[int] | None = None
+        units_field = ""
         for lf, ls, le in left:
+            if self.within and ix is not None and lf != units_field:  # sentence numbers, once per field
+                fi = ix.fields.get(lf)
+                units, units_field = (fi.units(self.within) if fi is not None else None), lf
             for rf, rs, re_ in right:
                 if rf != lf:
                     continue
                 if le <= rs:
                     ok = rs - le <= n
                 elif re_ <= ls:
-                    ok = not self.ordered and ls - re_ <= n
+                    ok = not ordered and ls - re_ <= n
                 else:
                     ok = ix is not None and self._interleaved(ix, (lf, ls, le), (rf, rs, re_))
-                if ok and self.within and ix is not None:
-                    ok = self._same_unit(ix.fields.get(lf), min(ls, rs), max(le, re_))
+                if ok and units is not None:
+                    ok = units[min(ls, rs)] == units[max(le, re_) - 1]
                 if ok:
                     out.add((lf, min(ls, rs), max(le, re_)))
                     anchors.add((lf, ls, le))
@@ -591,18 +661,34 @@ class Near(Node):
             out["within"] = "sentence" if self.within == "s" else "paragraph"
         return out
 
-    def collect(self, ix: DocIndex, hits: Hits) -> None:
+    def _hits(self, ix: DocIndex) -> Hits:
         local: Hits = []
         self.left.collect(ix, local)
         self.right.collect(ix, local)
-        # Highlight only the words that lie inside a window that satisfied the proximity.
-        windows = []
+        # Highlight only the words that lie inside a window that satisfied the proximity:
+        # per field, the windows by start with the furthest end reached so far, so a hit
+        # is inside one when the furthest end among the windows starting before it covers it.
+        starts: dict[str, list[int]] = {}
+        reach: dict[str, list[int]] = {}
         for f, s, e in self.occurrences(ix):
             fi = ix.field(f)
             assert fi is not None
-            windows.append((f, *fi.char_span(s, e)))
-        hits.extend(h for h in local if any(
-            f == h["field"] and s <= h["start"] and h["end"] <= e for f, s, e in windows))
+            start, end = fi.char_span(s, e)
+            starts.setdefault(f, []).append(start)
+            reach.setdefault(f, []).append(end)
+        for f, ends in reach.items():
+            order = sorted(range(len(ends)), key=starts[f].__getitem__)
+            starts[f] = [starts[f][i] for i in order]
+            furthest = -1
+            ends[:] = [furthest := max(furthest, ends[i]) for i in order]
+        out: Hits = []
+        for h in local:
+            f_starts = starts.get(h[1])
+            if f_starts is not None:
+                k = bisect_right(f_starts, h[2])
+                if k and reach[h[1]][k - 1] >= h[3]:
+                    out.append(h)
+        return out
 
     def triggers(self) -> set[tuple[str, str]] | None:
         a, b = self.left.triggers(), self.right.triggers()
@@ -614,6 +700,11 @@ class Near(Node):
 
     def terms(self) -> list[Term]:
         return self.left.terms() + self.right.terms()
+
+
+def _joined(twins: tuple[Node, ...], ix: DocIndex) -> list[Occurrence]:
+    """The occurrences of a clause on several fields: those on each, in field order (so sorted)."""
+    return [o for twin in twins for o in twin.occurrences(ix)]
 
 
 def _words(node: Node, ix: DocIndex, occ: Occurrence) -> frozenset[int]:
@@ -643,6 +734,12 @@ class AtLeast(Node):
         return sum(c.cost() for c in self.children)
 
     def holds(self, ix: DocIndex) -> bool:
+        held = ix.held.get(self)
+        if held is None:
+            held = ix.held[self] = self._holds(ix)
+        return held
+
+    def _holds(self, ix: DocIndex) -> bool:
         need = self.n
         for c in self.children:
             if c.holds(ix):
@@ -657,10 +754,12 @@ class AtLeast(Node):
         return {"op": "ATLEAST", "n": self.n, "text": self.rendered, "held": n_held >= self.n,
                 "count": n_held, "children": kids}
 
-    def collect(self, ix: DocIndex, hits: Hits) -> None:
+    def _hits(self, ix: DocIndex) -> Hits:
+        out: Hits = []
         for c in self.children:
-            if _held(c, ix):
-                c.collect(ix, hits)
+            if c.holds(ix):
+                c.collect(ix, out)
+        return out
 
     def triggers(self) -> set[tuple[str, str]] | None:
         return _any_triggers(self.children)
@@ -710,16 +809,21 @@ class Count(Node):
         return 2 * self.child.cost()
 
     def holds(self, ix: DocIndex) -> bool:
-        return self.count(ix) >= self.n
+        held = ix.held.get(self)
+        if held is None:
+            held = ix.held[self] = self.count(ix) >= self.n
+        return held
 
     def explain(self, ix: DocIndex) -> dict[str, Any]:
         count = self.count(ix)
         return {"op": "COUNT", "n": self.n, "text": self.rendered, "held": count >= self.n, "count": count,
                 "children": [self.child.explain(ix)]}
 
-    def collect(self, ix: DocIndex, hits: Hits) -> None:
-        if _held(self.child, ix):
-            self.child.collect(ix, hits)
+    def _hits(self, ix: DocIndex) -> Hits:
+        out: Hits = []
+        if self.child.holds(ix):
+            self.child.collect(ix, out)
+        return out
 
     def triggers(self) -> set[tuple[str, str]] | None:
         return self.child.triggers()
@@ -783,3 +887,92 @@ class Named(Node):
 
     def terms(self) -> list[Term]:
         return self.child.terms()
+
+
+class Sharing:
+    """Makes equal clauses one object, across every query of a rule set (`of` each root).
+
+    Equal means the same clause in the same fields: same operator, parameters and
+    (already shared) operands, so either object gives the same answers and the same
+    explanation.  Sharing them lets a document's index remember one answer for all the
+    places a topic uses a list or phrase.  Operands are replaced in place, and a node
+    recomputes what it derived from them.  A positional clause on several fields also
+    gets its copy on each field alone (`by_field`), shared with the clauses that name
+    that field.
+    """
+
+    def __init__(self) -> None:
+        self._equal: dict[tuple[Any, ...], Node] = {}
+        self._done: dict[int, tuple[Node, Node]] = {}
+        """id of a node seen → (that node, kept alive so the id stays its own; its shared one)."""
+        self._scope: dict[int, tuple[str, ...] | None] = {}
+
+    def of(self, node: Node) -> Node:
+        """The shared node equal to `node` (whose operands are replaced by shared ones)."""
+        done = self._done.get(id(node))
+        if done is not None:
+            return done[1]
+        key: tuple[Any, ...]
+        kids: list[Node] = []
+        if isinstance(node, Term):
+            key = (Term, node.surface, node.variants, node.fields)
+        elif isinstance(node, And | Or | AtLeast):
+            kids = [self.of(c) for c in node.children]
+            key = (type(node), getattr(node, "n", None), *map(id, kids))
+        elif isinstance(node, Near):
+            kids = [self.of(node.left), self.of(node.right)]
+            key = (Near, *map(id, kids), node.distance, node.ordered, node.within)
+        elif isinstance(node, Not | Count | Named):
+            kids = [self.of(node.child)]
+            key = (type(node), id(kids[0]), getattr(node, "n", None), getattr(node, "unit", None),
+                   getattr(node, "name", None))
+        else:  # pragma: no cover - every node type is handled above
+            return node
+        one = self._equal.get(key)
+        if one is None:  # the first of its kind: it keeps the shared operands
+            one = self._equal[key] = node
+            if isinstance(node, And | Or | AtLeast):
+                if any(a is not b for a, b in zip(kids, node.children, strict=True)):
+                    node.children = kids
+                    if isinstance(node, And | Or):  # their order and word tables come from the operands
+                        node.__post_init__()
+            elif isinstance(node, Near):
+                node.left, node.right = kids
+                node.__dict__.pop("sides", None)  # re-derived from the shared sides when next asked
+            elif isinstance(node, Not | Count | Named) and kids[0] is not node.child:
+                node.child = kids[0]
+                if isinstance(node, Named):
+                    node.__post_init__()
+        self._done[id(node)] = (node, one)
+        self._done[id(one)] = (one, one)
+        scope = self._fields(one)
+        if scope is not None and len(scope) > 1:
+            twins = one.by_field or tuple(self._twin(one, i, (f,)) for i, f in enumerate(scope))
+            one.by_field = tuple(self.of(t) for t in twins)
+        return one
+
+    def _fields(self, node: Node) -> tuple[str, ...] | None:
+        """The fields of a positional clause whose terms all look at the same ones (else None)."""
+        if id(node) not in self._scope:
+            scope: tuple[str, ...] | None = None
+            if isinstance(node, Term):
+                scope = node.fields
+            elif isinstance(node, Named):
+                scope = self._fields(node.child)
+            elif isinstance(node, Or | Near) and node.positional:
+                found = {self._fields(c) for c in (node.children if isinstance(node, Or) else (node.left, node.right))}
+                scope = found.pop() if len(found) == 1 else None
+            self._scope[id(node)] = scope
+        return self._scope[id(node)]
+
+    @staticmethod
+    def _twin(node: Node, i: int, fields: tuple[str, ...]) -> Node:
+        """The clause on its i-th field alone, made of its operands' twins."""
+        if isinstance(node, Term):
+            return Term(node.surface, node.variants, fields)
+        if isinstance(node, Or):
+            return Or([c.by_field[i] for c in node.children])
+        if isinstance(node, Near):
+            return Near(node.left.by_field[i], node.right.by_field[i], node.distance, node.ordered, node.within)
+        assert isinstance(node, Named)
+        return Named(node.name, node.child.by_field[i])

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from bisect import bisect_right
+from itertools import accumulate
 
 __all__ = [
     "HYPHENS",
@@ -121,7 +123,12 @@ def spans_tokens(text: str, fold: bool = True) -> tuple[list[str], list[tuple[in
     tokens: list[str] = []
     spans: list[tuple[int, int]] = []
     for m in _ORIG_WORD_RE.finditer(text):
-        for piece in _WORD_RE.finditer(normalise(m.group(), fold)):
+        word = m.group()
+        if word.isascii():  # most words of most texts: one token, and only its case can change
+            tokens.append(word.lower() if fold else word)
+            spans.append(m.span())
+            continue
+        for piece in _WORD_RE.finditer(normalise(word, fold)):
             # Normally one piece per word; a mark that NFC fuses with a separator may split it.
             tokens.append(piece.group())
             spans.append((m.start(), m.end()))
@@ -130,6 +137,8 @@ def spans_tokens(text: str, fold: bool = True) -> tuple[list[str], list[tuple[in
 
 _SENTENCE_END = re.compile("[.!?\u0964\u06d4\u061f\u2026]")
 """Full stop, ! and ?, the Devanagari danda, the Urdu full stop and question mark, the ellipsis."""
+_UNIT_BREAK = re.compile("[\n.!?\u0964\u06d4\u061f\u2026]")
+"""What can end a sentence or paragraph: a line break or an end mark."""
 _ABBREVIATIONS = frozenset([
     "mr", "mrs", "ms", "dr", "prof", "lt", "gen", "col", "maj", "capt", "brig", "cdr", "adm", "sgt",
     "st", "jr", "sr", "vs", "sen", "rep", "gov", "hon", "rev", "mt", "ft", "inc", "ltd", "co", "corp",
@@ -145,31 +154,31 @@ def text_units(text: str, spans: list[tuple[int, int]]) -> tuple[list[int], list
     by a space, unless the mark is the full stop of an initial ("J. N. Dixit", "U.S.") or a
     title ("Lt. Gen."), or the next word starts in lower case.  This is what keeps a NEAR/s
     inside one sentence: a "Related:" line never lends its words to the article's last line.
+    Only the gaps holding a line break or an end mark are looked at (no word holds one).
     """
-    sentences: list[int] = []
-    paragraphs: list[int] = []
-    sent = para = 0
-    prev_end = 0
-    prev_word = ""
-    for i, (start, end) in enumerate(spans):
-        if i:
-            gap = text[prev_end:start]
-            if "\n" in gap:
-                sent += 1
-                para += 1
-            else:
-                m = _SENTENCE_END.search(gap)
-                if m and any(c.isspace() for c in gap[m.end():]):
-                    initial = m.group() == "." and (
-                        len(prev_word) == 1 or prev_word.casefold() in _ABBREVIATIONS)
-                    lower = text[start:end][:1].islower()
-                    if not initial and not lower:
-                        sent += 1
-        sentences.append(sent)
-        paragraphs.append(para)
-        prev_end = end
-        prev_word = text[start:end]
-    return sentences, paragraphs
+    n = len(spans)
+    sent_steps = [0] * n
+    para_steps = [0] * n
+    starts = [s for s, _ in spans]
+    judged = -1
+    for mark in _UNIT_BREAK.finditer(text):
+        i = bisect_right(starts, mark.start())  # the gap before token i holds the mark
+        if i == 0 or i >= n or i == judged:
+            continue
+        judged = i
+        (prev_start, prev_end), (start, end) = spans[i - 1], spans[i]
+        gap = text[prev_end:start]
+        if "\n" in gap:
+            sent_steps[i] = para_steps[i] = 1
+            continue
+        m = _SENTENCE_END.search(gap)
+        if m and any(c.isspace() for c in gap[m.end():]):
+            prev_word = text[prev_start:prev_end]
+            initial = m.group() == "." and (len(prev_word) == 1 or prev_word.casefold() in _ABBREVIATIONS)
+            lower = text[start:end][:1].islower()
+            if not initial and not lower:
+                sent_steps[i] = 1
+    return list(accumulate(sent_steps)), list(accumulate(para_steps))
 
 
 def lead_end(text: str, words: int) -> int:
