@@ -93,3 +93,17 @@ def test_article_page_is_small_and_links_the_whole_tree(client: TestClient, worl
     assert whole.text.count('<li class="clause ') - whole.text.count('<li class="clause more') == every
     assert "Show only what was found" in whole.text
     assert client.get(f"/articles/{aid}?clauses=everything").status_code == 422
+
+
+def test_a_list_asked_for_again_is_one_line_in_the_compact_view() -> None:
+    from crawler.web.clauses import clause_tree
+
+    term = {"op": "TERM", "text": "india", "held": True, "count": 1}
+    other = {"op": "TERM", "text": "delhi", "held": False}
+    lst = {"op": "LIST", "text": "@india", "held": True,
+           "children": [{"op": "OR", "text": "india OR delhi", "held": True, "children": [term, other]}]}
+    tree = {"op": "AND", "text": "x", "held": True, "children": [lst, dict(lst)]}
+    compact = str(clause_tree(tree))
+    assert compact.count("<code>india</code>") == 1 and compact.count("as shown above") == 1
+    whole = str(clause_tree(tree, full=True))
+    assert whole.count("<code>india</code>") == 2 and "as shown above" not in whole

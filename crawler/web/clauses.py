@@ -10,7 +10,8 @@ still shows every clause, as `rules explain --json` does.
 
 What the page keeps of a tree: every clause that held; every clause of an `all of`,
 `within`, `at least` or `not` (which one failed is the point); for an `any of` (a choice
-or a term list) only the alternatives that held, the others counted.
+or a term list) only the alternatives that held, the others counted; and a term list the
+tree asks for again, found the same way, as one line ("as shown above").
 """
 
 from __future__ import annotations
@@ -76,11 +77,31 @@ def clause_tree(node: Mapping[str, Any], *, full: bool = False, more_url: str = 
     they become one line counting them, linking to `more_url` (the page with the whole tree).
     """
     out: list[str] = []
-    _render(node, out, full, str(escape(more_url)))
+    _render(node, out, full, str(escape(more_url)), None if full else set())
     return Markup("".join(out))
 
 
-def _render(node: Mapping[str, Any], out: list[str], full: bool, more_url: str) -> None:
+def _render(node: Mapping[str, Any], out: list[str], full: bool, more_url: str,
+            seen: set[str] | None) -> None:
+    """Append `node`'s items to `out`.  `seen` (the compact view only) holds the term lists
+    already shown whole: a list the tree asks for again, found the same way, is one line."""
+    if seen is not None and node.get("op") == "LIST" and node.get("children"):
+        mine: list[str] = []
+        _render_node(node, mine, full, more_url, seen)
+        html = "".join(mine)
+        if html in seen:
+            held = bool(node.get("held"))
+            out.append(f'<li class="clause leaf {"held" if held else "failed"}">{_TICK[held]} '
+                       f'{_label(node)} <span class="count">as shown above</span></li>')
+        else:
+            seen.add(html)
+            out.append(html)
+        return
+    _render_node(node, out, full, more_url, seen)
+
+
+def _render_node(node: Mapping[str, Any], out: list[str], full: bool, more_url: str,
+                 seen: set[str] | None) -> None:
     held = bool(node.get("held"))
     state = "held" if held else "failed"
     children = node.get("children") or ()
@@ -102,13 +123,13 @@ def _render(node: Mapping[str, Any], out: list[str], full: bool, more_url: str) 
     else:
         shown, hidden = list(children), []
     for child in shown:
-        _render(child, out, full, more_url)
+        _render(child, out, full, more_url, seen)
     if hidden:
         label = _alternatives(len(hidden), none_held=not shown)
         if full:
             out.append(f'<li class="clause more"><details><summary>{label}</summary><ul>')
             for child in hidden:
-                _render(child, out, full, more_url)
+                _render(child, out, full, more_url, seen)
             out.append("</ul></details></li>")
         elif more_url:
             out.append(f'<li class="clause more"><a href="{more_url}" title="Show every clause">{label}</a></li>')
