@@ -122,3 +122,14 @@ meeting = "ambassadors NEAR/20 met"
         # its own words are still not a second side
         own = _load(tmp_path, source.replace("NEAR/20 india", "NEAR/5 met"))
         assert own.matching_ids(Document(body=text)) == []
+
+
+def test_term_lists_in_several_scopes_share_their_word_sets(tmp_path: Path) -> None:
+    """A list used in two field scopes compiles a term per scope; both hold one word set, and
+    the sharing table is emptied once the load is done (a reload does not grow it)."""
+    from crawler.rules import nodes
+
+    rs = _load(tmp_path, TOPIC.replace("@india AND @pakistan AND", "title:@india AND lead:@india AND @pakistan AND"))
+    terms = [t for t in rs.topics[0].query.terms() if t.surface == "{RAW}"]
+    assert len(terms) >= 2 and len({id(t._needs) for t in terms}) == 1
+    assert not nodes._SHARED

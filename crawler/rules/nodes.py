@@ -39,6 +39,20 @@ __all__ = [
 ]
 
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
+
+_SHARED: dict[Any, Any] = {}
+"""Each distinct word set of the compiled clauses once: a term list used in several field
+scopes compiles a copy per scope, and an idle daemon need hold their word sets only once."""
+
+
+def _shared(value: Any) -> Any:
+    """`value`, or the equal one compiled before it (frozensets and tuples of them)."""
+    return _SHARED.setdefault(value, value)
+
+
+def forget_shared() -> None:
+    """End a compile's sharing (the clauses keep their sets; a reload does not grow the table)."""
+    _SHARED.clear()
 UNBOUNDED = 1 << 30
 """The word distance of `NEAR/s` and `NEAR/p`: any, as long as the sentence or paragraph is one."""
 
@@ -156,7 +170,8 @@ class Term(Node):
                     self.simple = w.text
         # The exact words each variant needs: a phrase whose words are not all in a field
         # cannot occur there, which a set test says without looking for positions.
-        self._needs = tuple(frozenset(w.text for w in v if not w.prefix) for v in self.variants)
+        needs = tuple(frozenset(w.text for w in v if not w.prefix) for v in self.variants)
+        self._needs = _shared(needs)
 
     def cost(self) -> int:
         return 1 if self.simple is not None else 3
@@ -313,7 +328,7 @@ class Or(Node):
                 words.setdefault(c.fields, {}).setdefault(c.simple, []).append(c)
             else:
                 self._rest.append(c)
-        self._words = [(f, frozenset(ws)) for f, ws in words.items()]
+        self._words = [(f, _shared(frozenset(ws))) for f, ws in words.items()]
         self._plain = list(words.items())
         self._rest.sort(key=lambda c: c.cost())
         # Phrases (and other terms with an exact word per variant) are looked at only when
@@ -330,7 +345,7 @@ class Or(Node):
                     self._keyed.setdefault(w, []).append(c)
             else:
                 self._unkeyed.append(c)
-        self._keys = frozenset(self._keyed)
+        self._keys = _shared(frozenset(self._keyed))
         self._key_fields = tuple(sorted(key_fields))
         self._live_key = (self, "live")
 

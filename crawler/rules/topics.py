@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from crawler.models import Document
 from crawler.rules.engine import Example, Query, RuleSet, Topic, compile_query
 from crawler.rules.parser import RulesSyntaxError, format_error, parse_query, parse_tree
+from crawler.rules.nodes import forget_shared
 from crawler.settings import ConfigError, load_toml, read_config_bytes
 
 __all__ = ["load_topics", "topic_from_query"]
@@ -245,6 +246,9 @@ def load_topics(paths: list[Path]) -> RuleSet:
             continue
         seen[topic.id] = path
         topics.append(topic)
-    if problems:
-        raise ConfigError(problems)
-    return RuleSet(topics)
+    try:
+        if problems:
+            raise ConfigError(problems)
+        return RuleSet(topics)
+    finally:
+        forget_shared()
