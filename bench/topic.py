@@ -45,27 +45,13 @@ from crawler.models import Document
 from crawler.rules.engine import RuleSet, near_miss
 from crawler.rules.evaluate import evaluate, read_labelled
 from crawler.rules.topics import load_topics
+from tests.support.blind_sets import BLIND3, BLIND_SETS, TUNED_ON
 from tests.support.furniture import ALSO_READ, RELATED, variants
 
 __all__ = ["CLASSES", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RULES = ROOT / "config" / "rules" / "india-pakistan-backchannel.toml"
-BLIND = ROOT / "tests" / "fixtures" / "rules" / "blind.jsonl"
-BLIND2 = ROOT / "tests" / "fixtures" / "rules" / "blind2.jsonl"
-BLIND3 = ROOT / "tests" / "fixtures" / "rules" / "blind3.jsonl"
-BLIND4 = ROOT / "tests" / "fixtures" / "rules" / "blind4.jsonl"
-"""Kept out of tuning in rounds 4 and 5; tuned on in round 6."""
-BLIND5 = ROOT / "tests" / "fixtures" / "rules" / "blind5.jsonl"
-"""Written during round 6, measured once after it (P 0.930 / R 0.883), then tuned on."""
-BLIND6 = ROOT / "tests" / "fixtures" / "rules" / "blind6.jsonl"
-"""300 by four writers; measured once after round 6 (P 0.948 / R 0.894), then tuned on in round 7."""
-BLIND7 = ROOT / "tests" / "fixtures" / "rules" / "blind7.jsonl"
-"""300 more; measured once after round 7 (P 0.974 / R 0.925), then tuned on in round 8."""
-BLIND8 = ROOT / "tests" / "fixtures" / "rules" / "blind8.jsonl"
-"""300 more; measured once after round 8 (P 0.956 / R 0.908), then tuned on in round 9."""
-BLIND9 = ROOT / "tests" / "fixtures" / "rules" / "blind9.jsonl"
-"""300 more that no round tuned on: the estimate for unseen coverage (P 0.958 / R 0.926)."""
 
 _BACK_CHANNEL = re.compile(r"back[\s\-\u2010\u2011]?channel|बैक[\s-]?चैनल|بیک چینل", re.I)
 
@@ -142,7 +128,7 @@ def by_class(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def print_misses(ruleset: RuleSet) -> None:
     """Every blind-set article the topic gets wrong, as it is and with no headline."""
-    for path in (BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8):
+    for path in TUNED_ON:
         for row in _rows(path):
             relevant = int(row["label"]) == 1
             for headline in (True, False):
@@ -190,20 +176,12 @@ def main(argv: list[str] | None = None) -> None:
     fp = sum(1 for r in neg if ruleset.matching_ids(_doc(r)))
     print(f"  negatives that say back channel: {fp}/{len(neg)} flagged")
 
-    blind = list(read_labelled(BLIND))
-    blind2 = list(read_labelled(BLIND2))
     # halves by line number, borderline lines included, as the protocol splits them
-    blind3 = list(read_labelled(BLIND3))
-    blind3_seen = blind3[0::2] if args.no_held_out else blind3
-    blind4 = list(read_labelled(BLIND4))
-    blind5 = list(read_labelled(BLIND5))
-    blind6 = list(read_labelled(BLIND6))
-    blind7 = list(read_labelled(BLIND7))
-    blind8 = list(read_labelled(BLIND8))
-    blind9 = list(read_labelled(BLIND9))
-    for name, data in (("blind", blind), ("blind2", blind2), ("blind3", blind3_seen), ("blind4", blind4),
-                       ("blind5", blind5), ("blind6", blind6), ("blind7", blind7),
-                       ("blind8", blind8), ("blind9", blind9)):
+    blinds: dict[str, list[dict[str, Any]]] = {}
+    for path in BLIND_SETS:
+        rows = list(read_labelled(path))
+        blinds[path.stem] = rows[0::2] if path == BLIND3 and args.no_held_out else rows
+    for name, data in blinds.items():
         if name == "blind3" and args.no_held_out:
             print(f"\nblind3, even half only ({len(_labelled(data))} labelled): {_fmt(_pr(ruleset, data))}")
         else:
@@ -217,10 +195,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {cls:24s} {kind:8s} {right:3d}/{len(rows):<3d} = {right / len(rows):.3f}")
 
     print("\npage furniture (one line appended to every article, variants in turn)")
-    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind", _labelled(blind)),
-                       ("blind2", _labelled(blind2)), ("blind3", _labelled(blind3_seen)),
-                       ("blind4", _labelled(blind4)), ("blind5", _labelled(blind5)), ("blind6", _labelled(blind6)), ("blind7", _labelled(blind7)),
-                       ("blind8", _labelled(blind8)), ("blind9", _labelled(blind9))):
+    every_set = {"topic-real": real, "topic-dev": dev, **{n: _labelled(d) for n, d in blinds.items()}}
+    for name, data in every_set.items():
         for label, lines, headline in (("plain", (), True), ("+ Also read (cricket)", ALSO_READ, True),
                                        ("+ Related (other pair)", RELATED, True), ("no headline", (), False),
                                        ("no headline + Also read", ALSO_READ, False),
@@ -229,9 +205,9 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nnear misses (the safety net: flagged + near misses should hold >= 97% of positives,"
           " near misses <= flagged)")
-    for name, data in (("topic-real", real), ("topic-dev", dev), ("blind3", _labelled(blind3_seen)),
-                       ("blind4", _labelled(blind4)), ("blind5", _labelled(blind5)), ("blind6", _labelled(blind6)), ("blind7", _labelled(blind7)),
-                       ("blind8", _labelled(blind8)), ("blind9", _labelled(blind9))):
+    for name, data in every_set.items():
+        if name in ("blind", "blind2"):  # the net has been reported from blind3 on
+            continue
         s = safety_net(ruleset, data)
         print(f"  {name:10s} flagged {s['flagged']}, near misses {s['near_misses']}, positives held "
               f"{s['held']}/{s['positives']} = {s['held'] / s['positives']:.3f}")

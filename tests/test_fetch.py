@@ -338,12 +338,17 @@ async def test_robots_fetched_once_under_concurrency(
 # -- politeness --------------------------------------------------------------------------
 
 
-async def test_per_host_concurrency(server: LoopbackServer) -> None:
+def _serve_slowly(server: LoopbackServer, path: str, seconds: float) -> None:
+    """Answer `path` after `seconds`, so concurrent fetches overlap on the server."""
     def slow(_: RecordedRequest) -> Response:
-        time.sleep(0.15)
+        time.sleep(seconds)
         return Response(200, b"ok")
 
-    server.handler("/work", slow)
+    server.handler(path, slow)
+
+
+async def test_per_host_concurrency(server: LoopbackServer) -> None:
+    _serve_slowly(server, "/work", 0.15)
     async with Fetcher(settings(per_host_concurrency=2, respect_robots=False)) as f:
         await asyncio.gather(*(f.fetch(server.url(f"/work?n={i}")) for i in range(6)))
     assert server.hits("/work") == 6
@@ -766,11 +771,7 @@ async def test_hosts_not_asked_for_a_while_have_their_connections_closed(server:
 
 
 async def test_a_host_gets_no_more_connections_than_its_concurrency(server: LoopbackServer) -> None:
-    def slow(_: RecordedRequest) -> Response:
-        time.sleep(0.2)
-        return Response(200, b"ok")
-
-    server.handler("/slow", slow)
+    _serve_slowly(server, "/slow", 0.2)
     async with Fetcher(settings(per_host_concurrency=2)) as f:
         await asyncio.gather(*(f.fetch(server.url(f"/slow?{i}")) for i in range(6)))
         (pool,) = f._client._transport._pools.values()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -185,6 +187,22 @@ def _two_flagging_feeds(tmp_path: Path, server: LoopbackServer):
     return feeds, runtime, store
 
 
+@asynccontextmanager
+async def _worker_running(tmp_path: Path, server: LoopbackServer) -> AsyncIterator[tuple[Pipeline, Store, list]]:
+    """A pipeline whose worker process judged feed f's page; feed g is left for the test."""
+    feeds, runtime, store = _two_flagging_feeds(tmp_path, server)
+    try:
+        async with Fetcher(runtime.config.settings.http) as fetcher:
+            pipeline = Pipeline(store, fetcher, runtime, worker=True)
+            try:
+                assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+                yield pipeline, store, feeds
+            finally:
+                await pipeline.aclose()
+    finally:
+        store.close()
+
+
 async def test_a_light_load_stays_in_threads_until_it_earns_a_worker(tmp_path: Path, server: LoopbackServer) -> None:
     """A daemon with a few feeds never starts the second interpreter; a busy one does."""
     _, runtime, store = _two_flagging_feeds(tmp_path, server)
@@ -199,17 +217,12 @@ async def test_a_light_load_stays_in_threads_until_it_earns_a_worker(tmp_path: P
 
 
 async def test_a_reload_gives_the_worker_the_new_rules(tmp_path: Path, server: LoopbackServer) -> None:
-    feeds, runtime, store = _two_flagging_feeds(tmp_path, server)
-    async with Fetcher(runtime.config.settings.http) as fetcher:
-        pipeline = Pipeline(store, fetcher, runtime, worker=True)
-        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+    async with _worker_running(tmp_path, server) as (pipeline, store, feeds):
         first = pipeline._workers._pool
         pipeline.runtime = load_runtime(write_config(
             tmp_path, feeds, rules='id = "t"\nname = "T"\nquery = "backchannel AND nowhere"\n'))
         assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 0
         assert pipeline._workers._pool is not first
-        await pipeline.aclose()
-    store.close()
 
 
 async def test_a_killed_worker_leaves_the_pages_to_the_daemons_threads(
@@ -217,28 +230,20 @@ async def test_a_killed_worker_leaves_the_pages_to_the_daemons_threads(
     import os
     import signal
 
-    _, runtime, store = _two_flagging_feeds(tmp_path, server)
-    async with Fetcher(runtime.config.settings.http) as fetcher:
-        pipeline = Pipeline(store, fetcher, runtime, worker=True)
-        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+    async with _worker_running(tmp_path, server) as (pipeline, store, _):
         (pid,) = pipeline._workers._pool._processes
         os.kill(pid, signal.SIGKILL)
         report = await pipeline.poll_feed(_claim(store, "g"))
         assert report.ok and report.new_articles == 1 and report.flagged == 1
         assert pipeline._workers._pool is None  # replaced a minute later, not on every page
-        await pipeline.aclose()
     assert any("worker.failed" in r.getMessage() for r in caplog.records)
-    store.close()
 
 
 async def test_an_idle_worker_is_stopped_and_a_new_one_started_for_the_next_page(
         tmp_path: Path, server: LoopbackServer) -> None:
     import os
 
-    _, runtime, store = _two_flagging_feeds(tmp_path, server)
-    async with Fetcher(runtime.config.settings.http) as fetcher:
-        pipeline = Pipeline(store, fetcher, runtime, worker=True)
-        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+    async with _worker_running(tmp_path, server) as (pipeline, store, _):
         (pid,) = pipeline._workers._pool._processes
         assert not pipeline.stop_idle_worker(after=3600)  # used a moment ago
         assert pipeline.stop_idle_worker(after=0)
@@ -252,8 +257,6 @@ async def test_an_idle_worker_is_stopped_and_a_new_one_started_for_the_next_page
             raise AssertionError("the idle worker did not stop")
         assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
         assert pipeline._workers._pool is not None
-        await pipeline.aclose()
-    store.close()
 
 
 async def test_the_worker_leaves_sigterm_to_the_daemon(tmp_path: Path, server: LoopbackServer) -> None:
@@ -261,18 +264,13 @@ async def test_the_worker_leaves_sigterm_to_the_daemon(tmp_path: Path, server: L
     import os
     import signal
 
-    _, runtime, store = _two_flagging_feeds(tmp_path, server)
-    async with Fetcher(runtime.config.settings.http) as fetcher:
-        pipeline = Pipeline(store, fetcher, runtime, worker=True)
-        assert (await pipeline.poll_feed(_claim(store, "f"))).flagged == 1
+    async with _worker_running(tmp_path, server) as (pipeline, store, _):
         pool = pipeline._workers._pool
         (pid,) = pool._processes
         os.kill(pid, signal.SIGTERM)
         await asyncio.sleep(0.5)
         assert (await pipeline.poll_feed(_claim(store, "g"))).flagged == 1
         assert pipeline._workers._pool is pool and list(pool._processes) == [pid]
-        await pipeline.aclose()
-    store.close()
 
 
 def _each_labelled_document():

@@ -16,19 +16,21 @@ from crawler.models import Document
 from crawler.rules.engine import RuleSet, near_miss
 from crawler.rules.evaluate import evaluate, read_labelled
 from crawler.rules.topics import load_topics
+from tests.support.blind_sets import (
+    BLIND,
+    BLIND2,
+    BLIND3,
+    BLIND4,
+    BLIND5,
+    BLIND6,
+    BLIND7,
+    BLIND8,
+    BLIND9,
+)
 from tests.support.furniture import ALSO_READ, RELATED, variants
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TOPIC = ROOT / "config" / "rules" / "india-pakistan-backchannel.toml"
-BLIND = ROOT / "tests" / "fixtures" / "rules" / "blind.jsonl"
-BLIND2 = ROOT / "tests" / "fixtures" / "rules" / "blind2.jsonl"
-BLIND3 = ROOT / "tests" / "fixtures" / "rules" / "blind3.jsonl"
-BLIND4 = ROOT / "tests" / "fixtures" / "rules" / "blind4.jsonl"
-BLIND5 = ROOT / "tests" / "fixtures" / "rules" / "blind5.jsonl"
-BLIND6 = ROOT / "tests" / "fixtures" / "rules" / "blind6.jsonl"
-BLIND7 = ROOT / "tests" / "fixtures" / "rules" / "blind7.jsonl"
-BLIND8 = ROOT / "tests" / "fixtures" / "rules" / "blind8.jsonl"
-BLIND9 = ROOT / "tests" / "fixtures" / "rules" / "blind9.jsonl"
 
 
 @pytest.fixture(scope="module")

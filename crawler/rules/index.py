@@ -12,7 +12,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from crawler.models import Document
-from crawler.rules.text import ascii_spans, fast_tokens, lead_end, opening_end, spans_tokens, text_units
+from crawler.rules.text import (
+    ascii_spans,
+    fast_tokens,
+    lead_end,
+    opening_end,
+    spans_tokens,
+    text_units,
+)
 
 __all__ = ["FIELDS", "LEAD_WORDS", "DocIndex", "FieldIndex", "Vocabulary", "field_text"]
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crawler.models import Document
 from crawler.rules.engine import Example, Query, RuleSet, Topic, compile_query
-from crawler.rules.parser import RulesSyntaxError, format_error, parse_query, parse_tree
 from crawler.rules.nodes import forget_shared
+from crawler.rules.parser import RulesSyntaxError, format_error, parse_query, parse_tree
 from crawler.settings import ConfigError, load_toml, read_config_bytes
 
 __all__ = ["load_topics", "topic_from_query"]
@@ -157,7 +157,10 @@ def _first_failure_held(tree: dict[str, Any] | None) -> str:
 
 def topic_from_query(text: str, topic_id: str = "query") -> Topic:
     """An unnamed topic around one query (for `rules test`)."""
-    return Topic(id=topic_id, query=compile_query(text), name=topic_id)
+    try:
+        return Topic(id=topic_id, query=compile_query(text), name=topic_id)
+    finally:
+        forget_shared()
 
 
 def _load_one(path: Path) -> tuple[Topic | None, list[str]]:
